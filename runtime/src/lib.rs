@@ -1,0 +1,1 @@
+//! runbox runtime.
