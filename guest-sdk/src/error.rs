@@ -163,6 +163,11 @@ impl<T, E: fmt::Display> ResultExt<T> for Result<T, E> {
 ///
 /// Implemented for `String`, `&str`, `serde_json::Value` (serialised compactly) and
 /// `()` (empty output).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a runbook's output",
+    label = "not an output type",
+    note = "return Ok with a String, &str, serde_json::Value or ()"
+)]
 pub trait IntoOutput {
     /// The output text.
     fn into_output(self) -> String;

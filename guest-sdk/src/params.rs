@@ -169,6 +169,11 @@ impl ParamSpec {
 /// A set of declared params: implemented by `#[derive(Params)]`.
 ///
 /// `()` implements it for runbooks without params.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a runbook params type",
+    label = "not a params type",
+    note = "derive it on a struct with named fields: #[derive(Params)]"
+)]
 pub trait Params: Sized {
     /// The declaration, in field order.
     fn specs() -> Vec<ParamSpec>;
@@ -299,6 +304,12 @@ fn describe_value(value: &Value) -> String {
 
 /// A type a declared param can have. See the [module docs](self) for the conversion
 /// rules of the provided implementations.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a runbook param",
+    label = "not a param type",
+    note = "param types: String, integers, f32/f64, bool, Option<T>, Vec<T>, maps with String keys, serde_json::Value, Json<T>",
+    note = "for any serde type, mark the field #[param(json)]"
+)]
 pub trait ParamValue: Sized {
     /// The kind `describe` reports unless the field overrides it.
     const KIND: ParamKind;
