@@ -1,0 +1,671 @@
+//! The sandbox: one linker for every guest, pre-instantiated components, and the per-run
+//! path (fresh store, limits, call, classification).
+//!
+//! Everything that can be built once is built in [`Sandbox::new`] (linker) or
+//! [`Sandbox::prepare`] (type-checked `InstancePre`); a run only creates its store data,
+//! the store, and the instance.
+
+use crate::bindings::RunbookPre;
+use crate::capabilities::Capabilities;
+use crate::classify::{RunFacts, classify, classify_exit, classify_run_error, deadline_exceeded};
+use crate::error::{ErrorCode, Failure, HostError};
+use crate::limits::Limits;
+use crate::outcome::{RunOutcome, Usage};
+use crate::output::cap_text;
+use crate::state::HostState;
+use crate::wasi_ctx::command_env;
+use crate::{Invocation, RunError, RunbookInfo};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+/// How long past the deadline the outer timeout waits. The epoch callback normally stops
+/// the guest at the deadline; the outer timeout catches a guest blocked in a host call.
+const OUTER_GRACE: Duration = Duration::from_millis(100);
+
+/// Fuel per slice between yields (about 0.7 ms of CPU).
+const FUEL_SLICE: u64 = 10_000_000;
+
+/// The two kinds of guest runbox runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    /// Targets the `runbook` world: exports `describe` and `run`.
+    Runbook,
+    /// A plain `wasi:cli/command`: exports `wasi:cli/run`.
+    Command,
+}
+
+impl ComponentKind {
+    /// `runbook` or `command`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentKind::Runbook => "runbook",
+            ComponentKind::Command => "command",
+        }
+    }
+}
+
+impl fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One invocation to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// What to run with.
+    pub invocation: Invocation,
+    /// The limits of this run.
+    pub limits: Limits,
+    /// What this run is granted.
+    pub capabilities: Capabilities,
+}
+
+impl RunRequest {
+    /// A request with default limits and no capabilities.
+    pub fn new(invocation: Invocation) -> Self {
+        RunRequest {
+            invocation,
+            limits: Limits::default(),
+            capabilities: Capabilities::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Pre {
+    Runbook(RunbookPre<HostState>),
+    Command(CommandPre<HostState>),
+}
+
+struct PreparedInner {
+    kind: ComponentKind,
+    pre: Pre,
+    imports: Vec<String>,
+    exports: Vec<String>,
+}
+
+/// A type-checked, pre-instantiated component. Cheap to clone.
+#[derive(Clone)]
+pub struct Prepared {
+    inner: Arc<PreparedInner>,
+}
+
+impl Prepared {
+    /// Which kind of guest this is.
+    pub fn kind(&self) -> ComponentKind {
+        self.inner.kind
+    }
+
+    /// The component's import names (e.g. `wasi:http/outgoing-handler@0.2.12`).
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// The component's export names.
+    pub fn exports(&self) -> &[String] {
+        &self.inner.exports
+    }
+
+    /// The runbook-world pre-instance, for a runbook component.
+    pub fn runbook_pre(&self) -> Option<&RunbookPre<HostState>> {
+        match &self.inner.pre {
+            Pre::Runbook(pre) => Some(pre),
+            Pre::Command(_) => None,
+        }
+    }
+
+    /// The command pre-instance, for a plain command.
+    pub fn command_pre(&self) -> Option<&CommandPre<HostState>> {
+        match &self.inner.pre {
+            Pre::Command(pre) => Some(pre),
+            Pre::Runbook(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("kind", &self.inner.kind)
+            .field("imports", &self.inner.imports)
+            .field("exports", &self.inner.exports)
+            .finish()
+    }
+}
+
+struct SandboxInner {
+    engine: Engine,
+    linker: Linker<HostState>,
+}
+
+/// Runs runbooks and hooks. Cheap to clone; share one per engine.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<SandboxInner>,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox").finish_non_exhaustive()
+    }
+}
+
+/// What to call on the instance.
+enum Call<'a> {
+    Describe,
+    Run(&'a Invocation),
+    Command,
+}
+
+/// What the call returned.
+enum Returned {
+    Info(RunbookInfo),
+    Run(Result<String, RunError>),
+    Command(Result<(), ()>),
+}
+
+/// Why a call did not return.
+enum Stopped {
+    Error(wasmtime::Error),
+    /// The outer timeout fired (the guest was blocked, typically in a host call).
+    Timeout,
+}
+
+/// A finished execution with everything needed to report on it.
+struct Execution {
+    returned: Result<Returned, Stopped>,
+    fuel_used: u64,
+    duration: Duration,
+    state: HostState,
+}
+
+impl Sandbox {
+    /// Builds the one linker for every guest: WASI p2 (async), `wasi:http`, and the runbox
+    /// imports. `engine` must have been configured with [`crate::configure_engine`].
+    pub fn new(engine: &Engine) -> Result<Sandbox, HostError> {
+        let mut probe = Store::new(engine, ());
+        if probe.set_fuel(0).is_err() {
+            return Err(HostError::EngineConfig(
+                "fuel is not enabled; pass the Config through runbox_host_api::configure_engine"
+                    .into(),
+            ));
+        }
+        let link = |what: &str, e: wasmtime::Error| HostError::Linker(format!("{what}: {e:#}"));
+        let mut linker = Linker::<HostState>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| link("wasi", e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| link("wasi:http", e))?;
+        use crate::bindings::runbox::runbook as rb;
+        rb::log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| link("runbox log", e))?;
+        rb::connection::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| link("runbox connection", e))?;
+        rb::config::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| link("runbox config", e))?;
+        rb::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| link("runbox types", e))?;
+        Ok(Sandbox {
+            inner: Arc::new(SandboxInner {
+                engine: engine.clone(),
+                linker,
+            }),
+        })
+    }
+
+    /// The engine this sandbox runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Detects the component's kind, type-checks its imports against the linker and
+    /// pre-instantiates it.
+    pub fn prepare(&self, component: &Component) -> Result<Prepared, Failure> {
+        let invalid = |message: String| Failure::new(ErrorCode::InvalidComponent, message);
+        let engine = &self.inner.engine;
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+        let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+        let is_func = |name: &str| {
+            matches!(
+                ty.get_export(engine, name).map(|e| e.ty),
+                Some(ComponentItem::ComponentFunc(_))
+            )
+        };
+        let kind = if is_func("describe") && is_func("run") {
+            ComponentKind::Runbook
+        } else if exports.iter().any(|n| n.starts_with("wasi:cli/run@0.2.")) {
+            ComponentKind::Command
+        } else {
+            return Err(invalid(format!(
+                "the component is neither a runbook (exports `describe` and `run`) nor a \
+                 command (exports `wasi:cli/run@0.2.x`); it exports [{}]",
+                exports.join(", ")
+            )));
+        };
+        let pre = self.inner.linker.instantiate_pre(component).map_err(|e| {
+            invalid(format!(
+                "{e:#}; runbox provides WASI 0.2, wasi:http/outgoing-handler and \
+                 runbox:runbook/{{log, connection, config}}; the component imports [{}]",
+                imports.join(", ")
+            ))
+        })?;
+        let pre = match kind {
+            ComponentKind::Runbook => Pre::Runbook(RunbookPre::new(pre).map_err(|e| {
+                invalid(format!("the runbook exports have the wrong types: {e:#}"))
+            })?),
+            ComponentKind::Command => Pre::Command(CommandPre::new(pre).map_err(|e| {
+                invalid(format!(
+                    "the `wasi:cli/run` export has the wrong type: {e:#}"
+                ))
+            })?),
+        };
+        tracing::debug!(%kind, imports = imports.len(), "component prepared");
+        Ok(Prepared {
+            inner: Arc::new(PreparedInner {
+                kind,
+                pre,
+                imports,
+                exports,
+            }),
+        })
+    }
+
+    /// Calls a runbook's `describe` export under `limits` (use [`Limits::describe`]) with
+    /// no capabilities. `None` for plain commands (their metadata is a sidecar).
+    pub async fn describe(
+        &self,
+        prepared: &Prepared,
+        limits: &Limits,
+    ) -> Result<Option<RunbookInfo>, Failure> {
+        if prepared.kind() == ComponentKind::Command {
+            return Ok(None);
+        }
+        let span = tracing::info_span!("describe");
+        async {
+            limits
+                .validate()
+                .map_err(|e| Failure::new(ErrorCode::Internal, format!("invalid limits: {e}")))?;
+            let state = HostState::new(
+                limits,
+                &Capabilities::default(),
+                "describe".into(),
+                None,
+                &[],
+            );
+            let exec = self.execute(prepared, limits, state, Call::Describe).await;
+            let facts = facts(&exec, limits);
+            match exec.returned {
+                Ok(Returned::Info(info)) => Ok(Some(info)),
+                Ok(_) => Err(Failure::new(
+                    ErrorCode::Internal,
+                    "describe returned something other than runbook-info",
+                )),
+                Err(Stopped::Error(e)) => Err(classify(e, &facts)),
+                Err(Stopped::Timeout) => Err(deadline_exceeded(limits.timeout)),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs one invocation on a fresh instance. Never fails: every failure is classified
+    /// into the outcome, and usage is always reported.
+    pub async fn run(&self, prepared: &Prepared, request: RunRequest) -> RunOutcome {
+        let span = tracing::info_span!(
+            "run",
+            dispatch_id = %request.invocation.dispatch_id,
+            attempt = request.invocation.attempt,
+            kind = prepared.kind().as_str(),
+        );
+        self.run_inner(prepared, request).instrument(span).await
+    }
+
+    async fn run_inner(&self, prepared: &Prepared, request: RunRequest) -> RunOutcome {
+        let RunRequest {
+            invocation,
+            limits,
+            capabilities,
+        } = request;
+        if let Err(e) = limits.validate() {
+            return not_started(
+                &limits,
+                Failure::new(ErrorCode::Internal, format!("invalid limits: {e}")),
+            );
+        }
+        let payload_bytes = invocation.payload.len() + invocation.params.len();
+        if payload_bytes > limits.payload_bytes {
+            return not_started(
+                &limits,
+                Failure::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!(
+                        "payload and params are {payload_bytes} bytes; the cap is {} bytes",
+                        limits.payload_bytes
+                    ),
+                ),
+            );
+        }
+        let kind = prepared.kind();
+        let env = match kind {
+            ComponentKind::Command => command_env(&invocation),
+            ComponentKind::Runbook => Vec::new(),
+        };
+        let state = HostState::new(
+            &limits,
+            &capabilities,
+            invocation.dispatch_id.clone(),
+            invocation.connection.clone(),
+            &env,
+        );
+        let call = match kind {
+            ComponentKind::Runbook => Call::Run(&invocation),
+            ComponentKind::Command => Call::Command,
+        };
+        let exec = self.execute(prepared, &limits, state, call).await;
+        let outcome = finish(exec, &limits, kind);
+        match &outcome.result {
+            Ok(_) => tracing::info!(
+                fuel_used = outcome.usage.fuel_used,
+                peak_memory_bytes = outcome.usage.peak_memory_bytes,
+                duration_ms = outcome.usage.duration.as_millis() as u64,
+                "run succeeded"
+            ),
+            Err(f) => tracing::info!(
+                code = f.code.as_str(),
+                retryable = f.retryable,
+                fuel_used = outcome.usage.fuel_used,
+                peak_memory_bytes = outcome.usage.peak_memory_bytes,
+                duration_ms = outcome.usage.duration.as_millis() as u64,
+                "run failed: {}",
+                f.message
+            ),
+        }
+        outcome
+    }
+
+    /// Instantiates and calls under the limits; the store is dropped before returning.
+    async fn execute(
+        &self,
+        prepared: &Prepared,
+        limits: &Limits,
+        state: HostState,
+        call: Call<'_>,
+    ) -> Execution {
+        let started = Instant::now();
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // Checked in `Sandbox::new`; a failure here leaves the budget at zero, which fails
+        // closed (the first instruction runs out of fuel).
+        let _ = store.set_fuel(limits.fuel);
+        // Fuel is injected in slices: at the end of each slice wasmtime writes the count
+        // back and yields. That keeps `fuel_used` accurate (to one slice) when a run is
+        // stopped by the epoch deadline, whose check does not write the count back, and
+        // lets the outer timeout fire even if no epoch ticker runs.
+        let _ = store.fuel_async_yield_interval(Some(FUEL_SLICE));
+        let deadline = started + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(Trap::Interrupt.into())
+            } else {
+                // Yield on every tick so one guest cannot hog an executor thread.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        let outer = limits.timeout + OUTER_GRACE;
+        let returned =
+            match tokio::time::timeout(outer, call_guest(prepared, &mut store, call)).await {
+                Ok(Ok(returned)) => Ok(returned),
+                Ok(Err(e)) => Err(Stopped::Error(e)),
+                Err(_) => {
+                    tracing::warn!(
+                        timeout_ms = limits.timeout.as_millis() as u64,
+                        "guest stopped by the outer timeout (blocked in a host call?)"
+                    );
+                    Err(Stopped::Timeout)
+                }
+            };
+        let remaining = store.get_fuel().unwrap_or(0);
+        let duration = started.elapsed();
+        Execution {
+            returned,
+            fuel_used: limits.fuel.saturating_sub(remaining),
+            duration,
+            state: store.into_data(),
+        }
+    }
+}
+
+async fn call_guest(
+    prepared: &Prepared,
+    store: &mut Store<HostState>,
+    call: Call<'_>,
+) -> wasmtime::Result<Returned> {
+    match (&prepared.inner.pre, call) {
+        (Pre::Runbook(pre), Call::Describe) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            Ok(Returned::Info(instance.call_describe(&mut *store).await?))
+        }
+        (Pre::Runbook(pre), Call::Run(invocation)) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            Ok(Returned::Run(
+                instance.call_run(&mut *store, invocation).await?,
+            ))
+        }
+        (Pre::Runbook(_), Call::Command) => Err(wasmtime::Error::msg(
+            "a runbook component cannot be run as a command",
+        )),
+        (Pre::Command(pre), _) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            Ok(Returned::Command(
+                instance.wasi_cli_run().call_run(&mut *store).await?,
+            ))
+        }
+    }
+}
+
+fn facts(exec: &Execution, limits: &Limits) -> RunFacts {
+    let state = &exec.state;
+    RunFacts {
+        fuel_budget: limits.fuel,
+        fuel_used: exec.fuel_used,
+        timeout: limits.timeout,
+        memory_exceeded: state.limiter.exceeded(),
+        hostcall_exceeded: state
+            .shared
+            .hostcall
+            .exceeded()
+            .then(|| state.shared.hostcall.cap()),
+        stderr_tail: state.output.stderr_tail(),
+        console: state.output.console_text(),
+        denials: state.shared.denials(),
+        agent_offline: state.agent_offline.clone(),
+    }
+}
+
+/// Turns an execution into the run's outcome.
+fn finish(exec: Execution, limits: &Limits, kind: ComponentKind) -> RunOutcome {
+    let facts = facts(&exec, limits);
+    let mut truncated_bytes = exec.state.output.dropped_bytes();
+    let (result, exit_code) = match exec.returned {
+        Ok(Returned::Run(Ok(output))) => {
+            let (output, dropped) = cap_text(output, limits.output_bytes);
+            truncated_bytes += dropped;
+            (Ok(output), None)
+        }
+        Ok(Returned::Run(Err(e))) => (Err(classify_run_error(e, &facts)), None),
+        Ok(Returned::Command(Ok(()))) => (Ok(facts.console.clone()), Some(0)),
+        Ok(Returned::Command(Err(()))) => (Err(classify_exit(1, &facts)), Some(1)),
+        Ok(Returned::Info(_)) => (
+            Err(Failure::new(
+                ErrorCode::Internal,
+                "run returned runbook-info",
+            )),
+            None,
+        ),
+        Err(Stopped::Error(e)) => match (e.downcast_ref::<I32Exit>().map(|x| x.0), kind) {
+            (Some(0), ComponentKind::Command) => (Ok(facts.console.clone()), Some(0)),
+            (Some(0), ComponentKind::Runbook) => (
+                Err(Failure::new(
+                    ErrorCode::GuestError,
+                    "the runbook called exit(0) instead of returning a result",
+                )),
+                None,
+            ),
+            (Some(code), ComponentKind::Command) => (Err(classify(e, &facts)), Some(code)),
+            (_, _) => (Err(classify(e, &facts)), None),
+        },
+        Err(Stopped::Timeout) => (Err(deadline_exceeded(limits.timeout)), None),
+    };
+    RunOutcome {
+        result,
+        exit_code,
+        console: facts.console,
+        truncated_bytes,
+        logs: exec.state.logs,
+        denials: facts.denials,
+        usage: Usage {
+            fuel_budget: limits.fuel,
+            fuel_used: exec.fuel_used,
+            memory_cap: limits.memory_bytes,
+            peak_memory_bytes: exec.state.limiter.peak_bytes(),
+            duration: exec.duration,
+        },
+    }
+}
+
+/// The outcome of a run refused before anything was instantiated.
+fn not_started(limits: &Limits, failure: Failure) -> RunOutcome {
+    tracing::info!(
+        code = failure.code.as_str(),
+        "run refused: {}",
+        failure.message
+    );
+    RunOutcome {
+        result: Err(failure),
+        exit_code: None,
+        console: String::new(),
+        truncated_bytes: 0,
+        logs: Vec::new(),
+        denials: Vec::new(),
+        usage: Usage {
+            fuel_budget: limits.fuel,
+            fuel_used: 0,
+            memory_cap: limits.memory_bytes,
+            peak_memory_bytes: 0,
+            duration: Duration::ZERO,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Trigger;
+    use crate::engine::configure_engine;
+
+    fn engine() -> Engine {
+        let mut config = wasmtime::Config::new();
+        configure_engine(&mut config);
+        Engine::new(&config).unwrap()
+    }
+
+    #[test]
+    fn sandbox_builds_its_linker() {
+        let sandbox = Sandbox::new(&engine()).unwrap();
+        let _clone = sandbox.clone();
+    }
+
+    #[test]
+    fn engine_without_fuel_is_refused() {
+        let e = Sandbox::new(&Engine::default()).unwrap_err();
+        assert!(matches!(e, HostError::EngineConfig(_)), "{e}");
+    }
+
+    #[test]
+    fn core_module_bytes_are_an_invalid_component() {
+        let engine = engine();
+        // A component that exports nothing.
+        let component = Component::new(&engine, "(component)").unwrap();
+        let failure = Sandbox::new(&engine)
+            .unwrap()
+            .prepare(&component)
+            .unwrap_err();
+        assert_eq!(failure.code, ErrorCode::InvalidComponent);
+        assert!(
+            failure.message.contains("exports []"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn unknown_import_is_named() {
+        let engine = engine();
+        let component = Component::new(
+            &engine,
+            r#"(component
+                (import "acme:evil/thing@1.0.0" (instance (export "f" (func))))
+                (core module $m (func (export "f") (result i32) i32.const 0))
+                (core instance $i (instantiate $m))
+                (func $run (result (result)) (canon lift (core func $i "f")))
+                (instance $cli (export "run" (func $run)))
+                (export "wasi:cli/run@0.2.12" (instance $cli))
+            )"#,
+        );
+        let failure = Sandbox::new(&engine)
+            .unwrap()
+            .prepare(&component.unwrap())
+            .unwrap_err();
+        assert_eq!(failure.code, ErrorCode::InvalidComponent);
+        assert!(
+            failure.message.contains("acme:evil/thing@1.0.0"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[tokio::test]
+    async fn payload_too_large_is_refused_before_instantiation() {
+        let engine = engine();
+        let component = Component::new(
+            &engine,
+            r#"(component
+                (core module $m (func (export "f") (result i32) i32.const 0))
+                (core instance $i (instantiate $m))
+                (func $run (result (result)) (canon lift (core func $i "f")))
+                (instance $cli (export "run" (func $run)))
+                (export "wasi:cli/run@0.2.12" (instance $cli))
+            )"#,
+        );
+        let component = component.unwrap();
+        let sandbox = Sandbox::new(&engine).unwrap();
+        let prepared = sandbox.prepare(&component).unwrap();
+        assert_eq!(prepared.kind(), ComponentKind::Command);
+        let mut request = RunRequest::new(Invocation {
+            dispatch_id: "d".into(),
+            attempt: 1,
+            trigger: Trigger::Manual,
+            payload: "x".repeat(100),
+            params: "{}".into(),
+            connection: None,
+        });
+        request.limits.payload_bytes = 50;
+        let outcome = sandbox.run(&prepared, request).await;
+        assert_eq!(
+            outcome.failure().map(|f| f.code),
+            Some(ErrorCode::PayloadTooLarge)
+        );
+        assert_eq!(outcome.usage.fuel_budget, Limits::default().fuel);
+    }
+}

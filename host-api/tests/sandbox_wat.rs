@@ -1,0 +1,271 @@
+//! The run path end to end with tiny hand-written components (no guest toolchain needed):
+//! limits, classification and usage reporting through the public API.
+
+#![allow(clippy::unwrap_used, reason = "test helpers")]
+
+use runbox_host_api::{
+    ComponentKind, DEFAULT_EPOCH_INTERVAL, EpochTicker, ErrorCode, Invocation, Limits, RunRequest,
+    Sandbox, Trigger, configure_engine,
+};
+use std::time::Duration;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+fn engine() -> Engine {
+    let mut config = wasmtime::Config::new();
+    configure_engine(&mut config);
+    Engine::new(&config).unwrap()
+}
+
+/// A `wasi:cli/command` whose `run` is the core function body `body` (returning the i32
+/// discriminant of `result`: 0 ok, 1 err). The core module has one page of memory.
+fn command(engine: &Engine, body: &str) -> Component {
+    let wat = format!(
+        r#"(component
+            (core module $m
+                (memory 1)
+                (func (export "f") (result i32) {body}))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "f")))
+            (instance $cli (export "run" (func $run)))
+            (export "wasi:cli/run@0.2.12" (instance $cli))
+        )"#
+    );
+    Component::new(engine, wat).unwrap()
+}
+
+fn invocation() -> Invocation {
+    Invocation {
+        dispatch_id: "disp-1".into(),
+        attempt: 1,
+        trigger: Trigger::Manual,
+        payload: "{}".into(),
+        params: "{}".into(),
+        connection: None,
+    }
+}
+
+fn request(limits: Limits) -> RunRequest {
+    RunRequest {
+        limits,
+        ..RunRequest::new(invocation())
+    }
+}
+
+#[tokio::test]
+async fn successful_command_reports_usage() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox.prepare(&command(&engine, "i32.const 0")).unwrap();
+    assert_eq!(prepared.kind(), ComponentKind::Command);
+    assert!(
+        prepared
+            .exports()
+            .iter()
+            .any(|e| e == "wasi:cli/run@0.2.12")
+    );
+    assert_eq!(
+        sandbox.describe(&prepared, &Limits::describe()).await,
+        Ok(None)
+    );
+
+    let outcome = sandbox.run(&prepared, request(Limits::default())).await;
+    assert_eq!(outcome.result, Ok(String::new()));
+    assert_eq!(outcome.exit_code, Some(0));
+    assert!(outcome.usage.fuel_used > 0);
+    assert_eq!(outcome.usage.peak_memory_bytes, 64 * 1024);
+    assert_eq!(outcome.usage.memory_cap, Limits::default().memory_bytes);
+}
+
+#[tokio::test]
+async fn err_result_is_exit_nonzero() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox.prepare(&command(&engine, "i32.const 1")).unwrap();
+    let outcome = sandbox.run(&prepared, request(Limits::default())).await;
+    let failure = outcome.failure().unwrap();
+    assert_eq!(failure.code, ErrorCode::ExitNonzero);
+    assert_eq!(failure.message, "runbook exited with code 1");
+    assert_eq!(outcome.exit_code, Some(1));
+}
+
+#[tokio::test]
+async fn endless_loop_runs_out_of_fuel() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(&engine, "(loop $l (br $l)) i32.const 0"))
+        .unwrap();
+    let limits = Limits {
+        fuel: 1_000_000,
+        ..Limits::default()
+    };
+    let outcome = sandbox.run(&prepared, request(limits)).await;
+    let failure = outcome.failure().unwrap();
+    assert_eq!(failure.code, ErrorCode::FuelExhausted, "{failure:?}");
+    assert_eq!(
+        failure.message,
+        "fuel budget 1000000 exhausted (used 1000000)"
+    );
+    assert_eq!(outcome.usage.fuel_used, 1_000_000);
+}
+
+#[tokio::test]
+async fn endless_loop_hits_the_deadline_with_a_ticker() {
+    let engine = engine();
+    let _ticker = EpochTicker::start(&engine, DEFAULT_EPOCH_INTERVAL);
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(&engine, "(loop $l (br $l)) i32.const 0"))
+        .unwrap();
+    let limits = Limits {
+        fuel: u64::MAX / 2,
+        timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let outcome = sandbox.run(&prepared, request(limits)).await;
+    let failure = outcome.failure().unwrap();
+    assert_eq!(failure.code, ErrorCode::DeadlineExceeded, "{failure:?}");
+    assert_eq!(failure.message, "deadline of 200 ms exceeded");
+    assert!(failure.retryable);
+    assert!(outcome.usage.duration >= Duration::from_millis(200));
+    assert!(outcome.usage.duration < Duration::from_secs(3));
+    // Accurate to one fuel slice even though the deadline check does not save fuel.
+    assert!(outcome.usage.fuel_used > 10_000_000, "{:?}", outcome.usage);
+}
+
+#[tokio::test]
+async fn endless_loop_without_ticker_is_still_stopped() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(&engine, "(loop $l (br $l)) i32.const 0"))
+        .unwrap();
+    let limits = Limits {
+        fuel: u64::MAX / 2,
+        timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let outcome = sandbox.run(&prepared, request(limits)).await;
+    let failure = outcome.failure().unwrap();
+    assert_eq!(failure.code, ErrorCode::DeadlineExceeded, "{failure:?}");
+    assert!(outcome.usage.duration < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn growing_past_the_cap_is_memory_limit() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(
+            &engine,
+            "(drop (memory.grow (i32.const 100))) i32.const 0",
+        ))
+        .unwrap();
+    let limits = Limits {
+        memory_bytes: 2 * 64 * 1024,
+        ..Limits::default()
+    };
+    let outcome = sandbox.run(&prepared, request(limits)).await;
+    let failure = outcome.failure().unwrap();
+    assert_eq!(failure.code, ErrorCode::MemoryLimit, "{failure:?}");
+    assert_eq!(
+        failure.message,
+        format!(
+            "memory cap {} bytes, requested {} bytes",
+            2 * 65536,
+            101 * 65536
+        )
+    );
+    assert_eq!(outcome.usage.peak_memory_bytes, 65536);
+}
+
+#[tokio::test]
+async fn growing_within_the_cap_records_the_peak() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(
+            &engine,
+            "(drop (memory.grow (i32.const 3))) i32.const 0",
+        ))
+        .unwrap();
+    let outcome = sandbox.run(&prepared, request(Limits::default())).await;
+    assert!(outcome.is_ok(), "{:?}", outcome.result);
+    assert_eq!(outcome.usage.peak_memory_bytes, 4 * 65536);
+}
+
+#[tokio::test]
+async fn traps_are_named() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let cases = [
+        ("unreachable", ErrorCode::GuestPanic, "no panic message"),
+        (
+            "(drop (i32.div_u (i32.const 1) (i32.const 0))) i32.const 0",
+            ErrorCode::GuestTrap,
+            "guest trapped: integer divide by zero",
+        ),
+        (
+            "(drop (i32.load (i32.const 1000000))) i32.const 0",
+            ErrorCode::GuestTrap,
+            "guest trapped: out of bounds memory access",
+        ),
+    ];
+    for (body, code, needle) in cases {
+        let prepared = sandbox.prepare(&command(&engine, body)).unwrap();
+        let outcome = sandbox.run(&prepared, request(Limits::default())).await;
+        let failure = outcome.failure().unwrap();
+        assert_eq!(failure.code, code, "{body}: {failure:?}");
+        assert!(
+            failure.message.contains(needle),
+            "{body}: {}",
+            failure.message
+        );
+        assert!(
+            !failure.message.contains("wasm backtrace"),
+            "{}",
+            failure.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn deep_recursion_is_stack_overflow() {
+    let engine = engine();
+    let wat = r#"(component
+        (core module $m
+            (func $r (param i32) (result i32)
+                (call $r (i32.add (local.get 0) (i32.const 1))))
+            (func (export "f") (result i32) (call $r (i32.const 0))))
+        (core instance $i (instantiate $m))
+        (func $run (result (result)) (canon lift (core func $i "f")))
+        (instance $cli (export "run" (func $run)))
+        (export "wasi:cli/run@0.2.12" (instance $cli))
+    )"#;
+    let component = Component::new(&engine, wat).unwrap();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox.prepare(&component).unwrap();
+    let outcome = sandbox.run(&prepared, request(Limits::default())).await;
+    assert_eq!(
+        outcome.failure().map(|f| f.code),
+        Some(ErrorCode::StackOverflow)
+    );
+}
+
+#[tokio::test]
+async fn runs_are_independent() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox.prepare(&command(&engine, "i32.const 0")).unwrap();
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let (sandbox, prepared) = (sandbox.clone(), prepared.clone());
+        handles.push(tokio::spawn(async move {
+            sandbox.run(&prepared, request(Limits::default())).await
+        }));
+    }
+    for h in handles {
+        assert!(h.await.unwrap().is_ok());
+    }
+}
