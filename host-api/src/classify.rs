@@ -171,8 +171,8 @@ fn memory_limit(cap: u64, requested: u64) -> Failure {
     )
 }
 
-/// Re-labels a guest failure that happened after an egress denial or an offline agent:
-/// the denial (or the agent) is the actionable cause.
+/// Re-labels a guest failure that happened after an egress denial, an exhausted host-call
+/// budget (an HTTP body cut short) or an offline agent: that is the actionable cause.
 fn attribute(failure: Failure, facts: &RunFacts) -> Failure {
     let guest_side = matches!(
         failure.code,
@@ -189,6 +189,15 @@ fn attribute(failure: Failure, facts: &RunFacts) -> Failure {
             ErrorCode::PolicyDenied,
             bounded(format!(
                 "{denial}; the runbook then failed: {}",
+                failure.message
+            )),
+        );
+    }
+    if let Some(cap) = facts.hostcall_exceeded {
+        return Failure::new(
+            ErrorCode::HostcallLimit,
+            bounded(format!(
+                "host-call byte budget of {cap} bytes exceeded; the runbook then failed: {}",
                 failure.message
             )),
         );
@@ -492,6 +501,17 @@ mod tests {
         assert_eq!(f.code, ErrorCode::AgentOffline);
         assert!(f.retryable);
         assert!(f.message.contains("pg-1"), "{}", f.message);
+    }
+
+    #[test]
+    fn failure_after_a_cut_http_body_is_hostcall_limit() {
+        let facts = RunFacts {
+            hostcall_exceeded: Some(1024),
+            ..facts()
+        };
+        let f = classify_run_error(RunError::Failed("body read failed".into()), &facts);
+        assert_eq!(f.code, ErrorCode::HostcallLimit);
+        assert!(f.message.contains("1024 bytes"), "{}", f.message);
     }
 
     #[test]

@@ -317,7 +317,7 @@ pub enum EgressDenial {
         port: u16,
     },
     /// The host resolved to an address in a blocked range.
-    #[error("egress to {host} denied: it resolves to {addr} ({range}), which is blocked")]
+    #[error("egress to {host} denied: address {addr} is in a blocked range ({range})")]
     BlockedAddress {
         /// The host as requested.
         host: String,
@@ -689,7 +689,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "egress to api.pagerduty.com denied: it resolves to 10.0.0.1 (private), which is blocked"
+            "egress to api.pagerduty.com denied: address 10.0.0.1 is in a blocked range (private)"
         );
     }
 

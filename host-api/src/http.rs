@@ -490,7 +490,10 @@ mod tests {
         );
         let denials = shared.denials();
         assert_eq!(denials.len(), 1);
-        assert!(denials[0].contains("127.0.0.1 (loopback)"), "{denials:?}");
+        assert!(
+            denials[0].contains("address 127.0.0.1 is in a blocked range (loopback)"),
+            "{denials:?}"
+        );
     }
 
     #[tokio::test]
@@ -569,6 +572,61 @@ mod tests {
         )
         .await;
         assert!(matches!(err, WasiHttpError::ConnectionRefused), "{err}");
+    }
+
+    /// A self-signed certificate for `localhost`/127.0.0.1 (valid until 2125), so the TLS
+    /// path can be exercised without the network.
+    const SELF_SIGNED_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUUw/y/uZNzls0NfVdqU6WZxnXnPcwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMTExMjY1M1oYDzIxMjYxMDI4
+MTEyNjUzWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAATfWsfJQp8hpcUk4n4YO9mw+n8yb9GHilJo1+NCNvtRkiO0zFLnBRvD
+QYa7zx6Wq1GC5UtPZP/5RwINbyP6qCkJo28wbTAdBgNVHQ4EFgQUE7s/Dnfq/+6P
+8O7IyUE6paX+/FQwHwYDVR0jBBgwFoAUE7s/Dnfq/+6P8O7IyUE6paX+/FQwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSAAwRQIgFJupuh+7KCoaGtNqETS2WamjJ3XzbT7A0fLOOluRUMwCIQDZ
+b48913stq/2RZEgKMiVlCWk5KcAm6/rTxyqPL+j8oQ==
+-----END CERTIFICATE-----";
+    const SELF_SIGNED_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgvlYhix+EBiLQgld2
+h5ajKQes9wH8KCjz1li3hV7OVMGhRANCAATfWsfJQp8hpcUk4n4YO9mw+n8yb9GH
+ilJo1+NCNvtRkiO0zFLnBRvDQYa7zx6Wq1GC5UtPZP/5RwINbyP6qCkJ
+-----END PRIVATE KEY-----";
+
+    #[tokio::test]
+    async fn untrusted_certificate_is_a_tls_certificate_error() {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = vec![CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes()).unwrap()];
+        let key = PrivateKeyDer::from_pem_slice(SELF_SIGNED_KEY.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server_config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            // The client aborts the handshake; the error here is expected.
+            let _ = acceptor.accept(sock).await;
+        });
+        let policy = EgressPolicy::new([format!("https://127.0.0.1:{port}")])
+            .unwrap()
+            .with_allowed_networks(["127.0.0.0/8"])
+            .unwrap();
+        let (mut hooks, shared) = hooks(policy, 1 << 20);
+        let err = send_err(
+            &mut hooks,
+            request(&format!("https://127.0.0.1:{port}/")),
+            None,
+        )
+        .await;
+        assert!(matches!(err, WasiHttpError::TlsCertificateError), "{err}");
+        assert!(shared.denials().is_empty());
     }
 
     #[test]

@@ -13,7 +13,8 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// Wall-clock deadline for instantiate + call, host calls included.
     pub timeout: Duration,
-    /// Cap on captured console + log bytes, and separately on the returned output string.
+    /// Cap on the captured console, on the captured log text, and on the returned output
+    /// string (each separately).
     pub output_bytes: usize,
     /// Cap on the invocation payload + params, checked before anything is instantiated.
     pub payload_bytes: usize,

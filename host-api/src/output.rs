@@ -1,5 +1,8 @@
 //! Bounded capture of a run's console (stdout + stderr) and logs.
 //!
+//! The console and the log lines each get the output cap: a guest flooding stdout must
+//! not erase the log lines that explain what went wrong.
+//!
 //! The guest must never fail because its output is large: once the cap is reached writes
 //! still succeed, but the bytes are dropped and counted, and the final text ends with
 //! hoop's marker ` [truncated N byte(s)]`. A separate tail of stderr (the last
@@ -55,27 +58,28 @@ pub enum Console {
 #[derive(Debug)]
 struct Inner {
     cap: usize,
-    /// Bytes kept so far, console and logs together.
-    used: usize,
+    /// Log bytes kept so far.
+    log_used: usize,
     console: Vec<u8>,
     console_dropped: u64,
     log_dropped: u64,
     stderr_tail: VecDeque<u8>,
 }
 
-/// The shared output buffer of one run: console (in write order) and the log budget.
+/// The shared output buffer of one run: console (in write order) and the log budget, each
+/// bounded by the cap.
 #[derive(Debug, Clone)]
 pub struct OutputCapture {
     inner: Arc<Mutex<Inner>>,
 }
 
 impl OutputCapture {
-    /// A capture keeping at most `cap` bytes of console and log text together.
+    /// A capture keeping at most `cap` bytes of console and `cap` bytes of log text.
     pub fn new(cap: usize) -> Self {
         OutputCapture {
             inner: Arc::new(Mutex::new(Inner {
                 cap,
-                used: 0,
+                log_used: 0,
                 console: Vec::new(),
                 console_dropped: 0,
                 log_dropped: 0,
@@ -115,26 +119,25 @@ impl OutputCapture {
             let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
             tail.drain(..excess);
         }
-        let room = inner.cap.saturating_sub(inner.used);
+        let room = inner.cap.saturating_sub(inner.console.len());
         let keep = room.min(bytes.len());
         inner.console.extend_from_slice(&bytes[..keep]);
-        inner.used += keep;
         inner.console_dropped += (bytes.len() - keep) as u64;
     }
 
-    /// Fits a log message into the remaining budget: the message as is, a cut message with
+    /// Fits a log message into the remaining log budget: the message as is, a cut message with
     /// the truncation marker, or `None` if there is no room left at all. Dropped bytes
     /// are counted either way.
     pub fn admit_log(&self, message: String) -> Option<String> {
         let mut inner = self.lock();
-        let room = inner.cap.saturating_sub(inner.used);
+        let room = inner.cap.saturating_sub(inner.log_used);
         if room == 0 {
             inner.log_dropped += message.len() as u64;
             return None;
         }
         let original = message.len();
         let (text, dropped) = cap_text(message, room);
-        inner.used += original - dropped as usize;
+        inner.log_used += original - dropped as usize;
         inner.log_dropped += dropped;
         Some(text)
     }
@@ -271,15 +274,18 @@ mod tests {
     }
 
     #[test]
-    fn logs_share_the_budget() {
+    fn logs_have_their_own_budget() {
         let cap = OutputCapture::new(12);
+        cap.write(Console::Stdout, &[b'x'; 20]);
         assert_eq!(cap.admit_log("hello".into()).as_deref(), Some("hello"));
         let cut = cap.admit_log("world, again".into()).unwrap();
         assert_eq!(cut, "world,  [truncated 5 byte(s)]");
         assert_eq!(cap.admit_log("dropped".into()), None);
-        cap.write(Console::Stdout, b"zz");
-        assert_eq!(cap.console_text(), " [truncated 2 byte(s)]");
-        assert_eq!(cap.dropped_bytes(), 5 + 7 + 2);
+        assert_eq!(
+            cap.console_text(),
+            "xxxxxxxxxxxx [truncated 8 byte(s)]".to_string()
+        );
+        assert_eq!(cap.dropped_bytes(), 8 + 5 + 7);
     }
 
     #[test]

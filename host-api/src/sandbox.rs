@@ -17,6 +17,7 @@ use crate::wasi_ctx::command_env;
 use crate::{Invocation, RunError, RunbookInfo};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -179,6 +180,8 @@ enum Stopped {
     Error(wasmtime::Error),
     /// The outer timeout fired (the guest was blocked, typically in a host call).
     Timeout,
+    /// The embedder's interrupt future completed.
+    Interrupted,
 }
 
 /// A finished execution with everything needed to report on it.
@@ -302,7 +305,15 @@ impl Sandbox {
                 None,
                 &[],
             );
-            let exec = self.execute(prepared, limits, state, Call::Describe).await;
+            let exec = self
+                .execute(
+                    prepared,
+                    limits,
+                    state,
+                    Call::Describe,
+                    std::future::pending(),
+                )
+                .await;
             let facts = facts(&exec, limits);
             match exec.returned {
                 Ok(Returned::Info(info)) => Ok(Some(info)),
@@ -312,6 +323,7 @@ impl Sandbox {
                 )),
                 Err(Stopped::Error(e)) => Err(classify(e, &facts)),
                 Err(Stopped::Timeout) => Err(deadline_exceeded(limits.timeout)),
+                Err(Stopped::Interrupted) => Err(interrupted()),
             }
         }
         .instrument(span)
@@ -321,16 +333,36 @@ impl Sandbox {
     /// Runs one invocation on a fresh instance. Never fails: every failure is classified
     /// into the outcome, and usage is always reported.
     pub async fn run(&self, prepared: &Prepared, request: RunRequest) -> RunOutcome {
+        self.run_until(prepared, request, std::future::pending())
+            .await
+    }
+
+    /// Like [`Sandbox::run`], but stops the guest when `interrupt` completes first (e.g. a
+    /// shutdown signal): the outcome is then `interrupted` (retryable), still with usage,
+    /// console and logs up to that point.
+    pub async fn run_until(
+        &self,
+        prepared: &Prepared,
+        request: RunRequest,
+        interrupt: impl Future<Output = ()> + Send,
+    ) -> RunOutcome {
         let span = tracing::info_span!(
             "run",
             dispatch_id = %request.invocation.dispatch_id,
             attempt = request.invocation.attempt,
             kind = prepared.kind().as_str(),
         );
-        self.run_inner(prepared, request).instrument(span).await
+        self.run_inner(prepared, request, interrupt)
+            .instrument(span)
+            .await
     }
 
-    async fn run_inner(&self, prepared: &Prepared, request: RunRequest) -> RunOutcome {
+    async fn run_inner(
+        &self,
+        prepared: &Prepared,
+        request: RunRequest,
+        interrupt: impl Future<Output = ()> + Send,
+    ) -> RunOutcome {
         let RunRequest {
             invocation,
             limits,
@@ -371,7 +403,9 @@ impl Sandbox {
             ComponentKind::Runbook => Call::Run(&invocation),
             ComponentKind::Command => Call::Command,
         };
-        let exec = self.execute(prepared, &limits, state, call).await;
+        let exec = self
+            .execute(prepared, &limits, state, call, interrupt)
+            .await;
         let outcome = finish(exec, &limits, kind);
         match &outcome.result {
             Ok(_) => tracing::info!(
@@ -400,6 +434,7 @@ impl Sandbox {
         limits: &Limits,
         state: HostState,
         call: Call<'_>,
+        interrupt: impl Future<Output = ()> + Send,
     ) -> Execution {
         let started = Instant::now();
         let mut store = Store::new(&self.inner.engine, state);
@@ -423,8 +458,9 @@ impl Sandbox {
             }
         });
         let outer = limits.timeout + OUTER_GRACE;
-        let returned =
-            match tokio::time::timeout(outer, call_guest(prepared, &mut store, call)).await {
+        let guarded = tokio::time::timeout(outer, call_guest(prepared, &mut store, call));
+        let returned = tokio::select! {
+            result = guarded => match result {
                 Ok(Ok(returned)) => Ok(returned),
                 Ok(Err(e)) => Err(Stopped::Error(e)),
                 Err(_) => {
@@ -434,7 +470,12 @@ impl Sandbox {
                     );
                     Err(Stopped::Timeout)
                 }
-            };
+            },
+            () = interrupt => {
+                tracing::info!("guest interrupted");
+                Err(Stopped::Interrupted)
+            }
+        };
         let remaining = store.get_fuel().unwrap_or(0);
         let duration = started.elapsed();
         Execution {
@@ -526,6 +567,7 @@ fn finish(exec: Execution, limits: &Limits, kind: ComponentKind) -> RunOutcome {
             (_, _) => (Err(classify(e, &facts)), None),
         },
         Err(Stopped::Timeout) => (Err(deadline_exceeded(limits.timeout)), None),
+        Err(Stopped::Interrupted) => (Err(interrupted()), None),
     };
     RunOutcome {
         result,
@@ -542,6 +584,13 @@ fn finish(exec: Execution, limits: &Limits, kind: ComponentKind) -> RunOutcome {
             duration: exec.duration,
         },
     }
+}
+
+fn interrupted() -> Failure {
+    Failure::retryable(
+        ErrorCode::Interrupted,
+        "the run was interrupted by the host (shutdown or cancellation)",
+    )
 }
 
 /// The outcome of a run refused before anything was instantiated.

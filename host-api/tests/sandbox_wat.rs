@@ -269,3 +269,30 @@ async fn runs_are_independent() {
         assert!(h.await.unwrap().is_ok());
     }
 }
+
+#[tokio::test]
+async fn interrupt_stops_the_run_with_usage() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(&engine, "(loop $l (br $l)) i32.const 0"))
+        .unwrap();
+    let limits = Limits {
+        fuel: u64::MAX / 2,
+        timeout: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let started = std::time::Instant::now();
+    let outcome = sandbox
+        .run_until(
+            &prepared,
+            request(limits),
+            tokio::time::sleep(Duration::from_millis(100)),
+        )
+        .await;
+    let failure = outcome.failure().unwrap();
+    assert_eq!(failure.code, ErrorCode::Interrupted, "{failure:?}");
+    assert!(failure.retryable);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(outcome.usage.fuel_used > 0);
+}
