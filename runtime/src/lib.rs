@@ -1,1 +1,17 @@
-//! runbox runtime.
+//! The runbox runtime: the process-wide engine, the compiled-component cache, loading and
+//! running runbook components, and the `runbox` command line.
+//!
+//! A gateway embeds this crate; `runbox` (the binary) is a thin wrapper over [`cli`].
+
+pub mod cache;
+pub mod cli;
+pub mod component;
+pub mod engine;
+pub mod error;
+mod serde_duration;
+
+pub use cache::{ArtifactCache, CacheOutcome, CacheStats};
+pub use component::{ComponentSummary, LoadedComponent};
+pub use engine::{Allocator, Engine, EngineSettings};
+pub use error::RuntimeError;
+pub use runbox_host_api as host;

@@ -1,0 +1,181 @@
+//! The process-wide wasm engine: one `wasmtime::Engine` configured for the sandbox, its
+//! epoch ticker, the compiled-artifact cache, and a bound on concurrent instances.
+//!
+//! Per-invocation cost is dominated by instance allocation, so the engine uses the pooling
+//! allocator with copy-on-write memory images and keeps reset memory resident (memset
+//! instead of `madvise`): on a 2-core VM that is what lets instantiation scale across
+//! cores instead of getting slower (see DESIGN.md, measured facts).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use runbox_host_api::{EpochTicker, RunOutcome, RunRequest, Sandbox};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::cache::ArtifactCache;
+use crate::error::{Result, RuntimeError};
+
+/// Settings of the process-wide engine. Per-run limits are [`runbox_host_api::Limits`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// Runs that may hold an instance at the same time; further runs wait for a slot.
+    /// With pooling this many instance slots are reserved up front.
+    pub max_instances: u32,
+    /// Use the pooling allocator (recommended). When the pool cannot be reserved (a
+    /// restricted address space) the engine falls back to on-demand allocation and says so.
+    pub pooling: bool,
+    /// How often the epoch advances; the wall-clock deadline is checked at this grain.
+    #[serde(with = "crate::serde_duration")]
+    pub epoch_tick: Duration,
+    /// Bytes of each linear memory kept resident between runs (reset with memset).
+    pub memory_keep_resident: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            max_instances: 256,
+            pooling: true,
+            epoch_tick: Duration::from_millis(10),
+            memory_keep_resident: 1 << 20,
+        }
+    }
+}
+
+impl EngineSettings {
+    /// Checks ranges; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_instances == 0 || self.max_instances > 10_000 {
+            return Err(RuntimeError::InvalidConfig(format!(
+                "engine.max_instances must be between 1 and 10000, got {}",
+                self.max_instances
+            )));
+        }
+        if self.epoch_tick < Duration::from_millis(1) || self.epoch_tick > Duration::from_secs(1) {
+            return Err(RuntimeError::InvalidConfig(format!(
+                "engine.epoch_tick must be between 1ms and 1s, got {:?}",
+                self.epoch_tick
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// How instances are allocated, as built (pooling may have fallen back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Allocator {
+    Pooling,
+    OnDemand,
+}
+
+/// The engine shared by every run in the process. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    wasmtime: wasmtime::Engine,
+    sandbox: Sandbox,
+    cache: ArtifactCache,
+    allocator: Allocator,
+    slots: Arc<Semaphore>,
+    _ticker: EpochTicker,
+}
+
+impl Engine {
+    /// Builds the engine and starts its epoch ticker. `cache` holds compiled artifacts.
+    pub fn new(settings: &EngineSettings, cache: ArtifactCache) -> Result<Engine> {
+        settings.validate()?;
+        let (wasmtime, allocator) = if settings.pooling {
+            match wasmtime::Engine::new(&wasmtime_config(settings, true)) {
+                Ok(engine) => (engine, Allocator::Pooling),
+                Err(err) => {
+                    tracing::warn!(error = %err, "pooling allocator unavailable; using on-demand allocation");
+                    (build(settings, false)?, Allocator::OnDemand)
+                }
+            }
+        } else {
+            (build(settings, false)?, Allocator::OnDemand)
+        };
+        let sandbox = Sandbox::new(&wasmtime).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let ticker = EpochTicker::start(&wasmtime, settings.epoch_tick);
+        let cache = cache.for_engine(&wasmtime)?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                wasmtime,
+                sandbox,
+                cache,
+                allocator,
+                slots: Arc::new(Semaphore::new(settings.max_instances as usize)),
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The underlying wasmtime engine.
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.wasmtime
+    }
+
+    /// The sandbox (linker and run logic) bound to this engine.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.inner.sandbox
+    }
+
+    /// The compiled-artifact cache of this engine.
+    pub fn cache(&self) -> &ArtifactCache {
+        &self.inner.cache
+    }
+
+    /// The allocator actually in use.
+    pub fn allocator(&self) -> Allocator {
+        self.inner.allocator
+    }
+
+    /// Runs a prepared component once, on a fresh instance. Waits for a free instance slot
+    /// first, so a burst never fails with "pool exhausted".
+    pub async fn run(
+        &self,
+        prepared: &runbox_host_api::Prepared,
+        request: RunRequest,
+    ) -> RunOutcome {
+        // The semaphore is never closed, so acquiring only fails if it were; treat that as
+        // "run without a permit" rather than inventing a failure.
+        let _permit = self.inner.slots.clone().acquire_owned().await.ok();
+        self.inner.sandbox.run(prepared, request).await
+    }
+}
+
+fn build(settings: &EngineSettings, pooling: bool) -> Result<wasmtime::Engine> {
+    wasmtime::Engine::new(&wasmtime_config(settings, pooling))
+        .map_err(|e| RuntimeError::Engine(e.to_string()))
+}
+
+fn wasmtime_config(settings: &EngineSettings, pooling: bool) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    runbox_host_api::configure_engine(&mut config);
+    // Runbooks do not use component-model async; leaving it off keeps stores small.
+    config.concurrency_support(false);
+    config.memory_init_cow(true);
+    if pooling {
+        let n = settings.max_instances;
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            // A Rust wasip2 component has a handful of core instances (main module, WASI
+            // adapter, shims) and up to two memories.
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .total_stacks(n)
+            .linear_memory_keep_resident(settings.memory_keep_resident)
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(64 << 10);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
