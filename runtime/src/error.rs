@@ -31,6 +31,82 @@ pub enum RuntimeError {
     /// A sidecar `.toml` next to a plain command is malformed.
     #[error("invalid metadata sidecar of {name}: {reason}")]
     InvalidSidecar { name: String, reason: String },
+
+    /// A runbook repository could not be used (see [`RepoError`]).
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Why a runbook repository, or a file in it, cannot be used. Every message names the
+/// repository by its key (or redacted URL) and the cause, and never holds a credential.
+/// Cloneable: one fetch's failure is handed to every caller that waited on it and kept as
+/// the repository's last error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    /// The repository's configuration is unusable.
+    #[error("repository {repository}: invalid configuration: {reason}")]
+    InvalidConfig { repository: String, reason: String },
+
+    /// The org has no repository with this key.
+    #[error("repository \"{repository}\" is not configured for org \"{org}\"")]
+    NotConfigured { org: String, repository: String },
+
+    /// The fetch failed: unreachable host, refused credentials, unknown host key, a path
+    /// that is gone, a broken local mirror.
+    #[error("cannot fetch repository {repository}: {reason}")]
+    Fetch { repository: String, reason: String },
+
+    /// The fetch ran past its deadline.
+    #[error("fetching repository {repository} timed out after {millis} ms")]
+    FetchTimeout { repository: String, millis: u64 },
+
+    /// Neither the configured branch nor (by default) `master`/`main` exists.
+    #[error("repository {repository} has no branch {wanted} (branches: {available})")]
+    BranchNotFound {
+        repository: String,
+        wanted: String,
+        available: String,
+    },
+
+    /// The new commit has nothing usable (no runbooks, or none of them loads).
+    #[error("repository {repository} at commit {commit}: {reason}")]
+    Unusable {
+        repository: String,
+        commit: String,
+        reason: String,
+    },
+
+    /// hoop's wording, so existing dashboards and scripts keep matching it.
+    #[error("runbook file \"{file}\" not found in repository \"{repository}\"{detail}")]
+    RunbookNotFound {
+        repository: String,
+        file: String,
+        detail: String,
+    },
+
+    /// The file exists in the current commit but did not load.
+    #[error("runbook file \"{file}\" in repository \"{repository}\" does not load: {reason}")]
+    RunbookUnavailable {
+        repository: String,
+        file: String,
+        reason: String,
+    },
+}
+
+impl RepoError {
+    /// A stable code for APIs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RepoError::InvalidConfig { .. } => "invalid_config",
+            RepoError::NotConfigured { .. } => "repository_not_configured",
+            RepoError::Fetch { .. } => "fetch_failed",
+            RepoError::FetchTimeout { .. } => "fetch_timeout",
+            RepoError::BranchNotFound { .. } => "branch_not_found",
+            RepoError::Unusable { .. } => "unusable_commit",
+            RepoError::RunbookNotFound { .. } => "runbook_not_found",
+            RepoError::RunbookUnavailable { .. } => "invalid_component",
+        }
+    }
 }
 
 impl RuntimeError {

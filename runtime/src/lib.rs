@@ -8,10 +8,12 @@ pub mod cli;
 pub mod component;
 pub mod engine;
 pub mod error;
+pub mod repo;
 mod serde_duration;
 
 pub use cache::{ArtifactCache, CacheOutcome, CacheStats};
 pub use component::{ComponentSummary, LoadedComponent};
 pub use engine::{Allocator, Engine, EngineSettings};
-pub use error::RuntimeError;
+pub use error::{RepoError, RuntimeError};
+pub use repo::{RepoConfig, RepoKey, RepoSettings, Repositories, RunbookHandle, Snapshot};
 pub use runbox_host_api as host;
