@@ -29,16 +29,23 @@ fn main() {
 
 async fn bench() {
     let wasm: Arc<[u8]> = Arc::from(std::fs::read(runbox_fixtures::fixtures::NOOP).unwrap());
-    let cache_dir = tempfile::tempdir().unwrap();
-    let engine = Engine::new(
-        &EngineSettings::default(),
-        ArtifactCache::at(cache_dir.path()),
-    )
-    .unwrap();
+    // The default (pooling, keep-resident, PAGEMAP_SCAN) and, for comparison, on-demand.
+    let on_demand = EngineSettings {
+        pooling: false,
+        ..EngineSettings::default()
+    };
+    for settings in [EngineSettings::default(), on_demand] {
+        let cache_dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(&settings, ArtifactCache::at(cache_dir.path())).unwrap();
+        bench_engine(&engine, &wasm).await;
+    }
+}
+
+async fn bench_engine(engine: &Engine, wasm: &Arc<[u8]>) {
     println!(
-        "machine: {} cores; allocator: {:?}; component: {} bytes",
-        cores(),
+        "\n== allocator: {:?}; machine: {} cores; component: {} bytes",
         engine.allocator(),
+        cores(),
         wasm.len()
     );
 
