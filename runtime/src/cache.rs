@@ -160,15 +160,14 @@ impl ArtifactCache {
         let component = Component::new(engine, wasm)?;
         let compile = started.elapsed();
         self.counters.compiles.fetch_add(1, Ordering::Relaxed);
-        if let Some(path) = &entry {
-            if let Err(err) = component
+        if let Some(path) = &entry
+            && let Err(err) = component
                 .serialize()
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| write_entry(path, &bytes))
-            {
-                self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(entry = %path.display(), error = %err, "cannot store compiled artifact");
-            }
+        {
+            self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(entry = %path.display(), error = %err, "cannot store compiled artifact");
         }
         Ok((component, CacheOutcome::Compiled { compile }))
     }

@@ -30,7 +30,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
 pub fn format_human(d: Duration) -> String {
     if d < Duration::from_millis(1) {
         format!("{}µs", d.as_micros())
-    } else if d < Duration::from_secs(1) && d.subsec_micros() % 1000 == 0 {
+    } else if d < Duration::from_secs(1) && d.subsec_micros().is_multiple_of(1000) {
         format!("{}ms", d.as_millis())
     } else if d < Duration::from_secs(1) {
         format!("{:.3}ms", d.as_secs_f64() * 1000.0)

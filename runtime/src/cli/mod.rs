@@ -2,7 +2,7 @@
 //!
 //! This module is the only place in the crate that writes to stdout: it is the program's
 //! user interface. Libraries log through `tracing`.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
 mod inspect;
@@ -38,7 +38,7 @@ pub struct Cli {
 enum Command {
     /// Run a component once (or --repeat times) with production limits and print the
     /// outcome, error code, output, fuel, peak memory and duration.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Show a component's kind, world, imports and declared params.
     Inspect(inspect::InspectArgs),
 }
