@@ -199,6 +199,26 @@ async fn every_spelling_of_a_repository_finds_it_and_hooks_need_a_ttl() {
             .unwrap();
         assert_eq!(handle.repository, key);
     }
+    // Configuring it again (another spelling) replaces it rather than adding a second.
+    let again = world
+        .repos
+        .add(ORG, RepoConfig::new(source.dir.display().to_string()))
+        .unwrap();
+    assert_eq!(again, key);
+    assert_eq!(world.repos.repositories(ORG), std::slice::from_ref(&key));
+    assert!(
+        world
+            .repos
+            .get(ORG, key.as_str(), "a.runbook.wasm")
+            .await
+            .is_ok()
+    );
+    assert!(world.repos.remove(ORG, &source.file_url()));
+    assert!(world.repos.repositories(ORG).is_empty());
+    let key = world
+        .repos
+        .add(ORG, RepoConfig::new(source.file_url()))
+        .unwrap();
     // Another org does not see it.
     let other = world
         .repos

@@ -165,10 +165,17 @@ impl Repositories {
                 reason,
             })?;
         let key = resolved.key.clone();
-        let entry = Arc::new(Entry::new(org, resolved, &self.inner.settings.data_dir));
         let mut entries = self.write_entries();
-        match entries.iter_mut().find(|e| e.org == org && *e.key() == key) {
-            Some(slot) => *slot = entry,
+        let slot = entries.iter().position(|e| e.org == org && *e.key() == key);
+        let lock = slot.map(|i| entries[i].mirror_lock());
+        let entry = Arc::new(Entry::new(
+            org,
+            resolved,
+            &self.inner.settings.data_dir,
+            lock,
+        ));
+        match slot {
+            Some(i) => entries[i] = entry,
             None => entries.push(entry),
         }
         Ok(key)

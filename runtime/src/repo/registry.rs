@@ -74,7 +74,14 @@ enum Fetch {
 }
 
 impl Entry {
-    pub(crate) fn new(org: &str, resolved: Resolved, data_dir: &std::path::Path) -> Entry {
+    /// `mirror_lock`: the lock of the entry this one replaces (same org and key, so the
+    /// same mirror directory), so an old entry's fetch and a new one's never overlap.
+    pub(crate) fn new(
+        org: &str,
+        resolved: Resolved,
+        data_dir: &std::path::Path,
+        mirror_lock: Option<Arc<Mutex<()>>>,
+    ) -> Entry {
         let mirror_dir = data_dir.join("repos").join(sanitize(org)).join(format!(
             "{}-{}.git",
             sanitize(resolved.key.as_str()),
@@ -87,10 +94,15 @@ impl Entry {
             current: RwLock::new(None),
             state: Mutex::new(State::default()),
             refresh_lock: tokio::sync::Mutex::new(()),
-            mirror_lock: Arc::new(Mutex::new(())),
+            mirror_lock: mirror_lock.unwrap_or_default(),
             background: AtomicBool::new(false),
             refreshing: AtomicBool::new(false),
         }
+    }
+
+    /// The lock guarding this entry's mirror directory.
+    pub(crate) fn mirror_lock(&self) -> Arc<Mutex<()>> {
+        self.mirror_lock.clone()
     }
 
     pub(crate) fn key(&self) -> &RepoKey {

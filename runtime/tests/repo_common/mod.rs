@@ -164,7 +164,16 @@ impl GitDaemon {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("/usr/lib/git-core/git-daemon")
+        // Debian's git ships the daemon there; elsewhere `git daemon` finds its own.
+        let debian = Path::new("/usr/lib/git-core/git-daemon");
+        let mut command = if debian.exists() {
+            Command::new(debian)
+        } else {
+            let mut git = Command::new("git");
+            git.arg("daemon");
+            git
+        };
+        let child = command
             .arg("--reuseaddr")
             .arg("--export-all")
             .arg(format!("--base-path={}", base.display()))
