@@ -196,3 +196,111 @@ fn second_process_loads_from_the_compiled_cache() {
     let second: Value = serde_json::from_slice(&second.stdout).unwrap();
     assert_eq!(second["cache"]["source"], "hit");
 }
+
+/// A git repository (made with the `git` command line, as an author would) holding two
+/// runbooks and one broken file.
+fn runbook_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("ops")).unwrap();
+    std::fs::copy(fixtures::ECHO_PARAMS, root.join("ops/echo.runbook.wasm")).unwrap();
+    std::fs::copy(fixtures::TYPED_PARAMS, root.join("typed.runbook.wasm")).unwrap();
+    std::fs::write(root.join("broken.runbook.wasm"), b"not wasm").unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .env("GIT_AUTHOR_NAME", "Runbook Author")
+            .env("GIT_AUTHOR_EMAIL", "author@example.com")
+            .env("GIT_COMMITTER_NAME", "Runbook Author")
+            .env("GIT_COMMITTER_EMAIL", "author@example.com")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "runbooks"]);
+    dir
+}
+
+#[test]
+fn repo_list_shows_runbooks_params_and_load_errors() {
+    let repo = runbook_repo();
+    let data = tempfile::tempdir().unwrap();
+    let path = repo.path().to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runbox"))
+        .args(["repo", "list", path, "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "a file failed to load: {text}");
+    assert!(text.contains("ops/echo.runbook.wasm"), "{text}");
+    assert!(text.contains("typed.runbook.wasm"), "{text}");
+    assert!(text.contains("count"), "params listed: {text}");
+    assert!(text.contains("broken.runbook.wasm"), "{text}");
+    assert!(
+        text.contains("not a WebAssembly binary"),
+        "load error named: {text}"
+    );
+}
+
+#[test]
+fn run_takes_a_runbook_from_a_repository() {
+    let repo = runbook_repo();
+    let data = tempfile::tempdir().unwrap();
+    let path = repo.path().to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runbox"))
+        .args([
+            "run",
+            "--json",
+            "--repo",
+            path,
+            "--file",
+            "ops/echo.runbook.wasm",
+        ])
+        .args([
+            "--param",
+            "text=from-git",
+            "--param",
+            "count:=2",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["commit"].as_str().map(str::len),
+        Some(40),
+        "commit recorded: {json}"
+    );
+    let output: Value = serde_json::from_str(json["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["params"]["text"], "from-git");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_runbox"))
+        .args([
+            "run",
+            "--repo",
+            path,
+            "--file",
+            "missing.runbook.wasm",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("runbook file \"missing.runbook.wasm\" not found in repository"),
+        "{err}"
+    );
+}

@@ -6,6 +6,7 @@
 
 mod args;
 mod inspect;
+mod repo;
 mod report;
 mod run;
 
@@ -24,8 +25,12 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Where compiled components are cached (default: $XDG_CACHE_HOME/runbox/compiled or
-    /// ~/.cache/runbox/compiled).
+    /// Where repository mirrors and compiled components live (default:
+    /// $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
+    #[arg(long, global = true, env = "RUNBOX_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Where compiled components are cached (default: `<data dir>/compiled`).
     #[arg(long, global = true, env = "RUNBOX_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
 
@@ -41,6 +46,9 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Show a component's kind, world, imports and declared params.
     Inspect(inspect::InspectArgs),
+    /// Runbook repositories: `runbox repo list <url-or-path> [--branch B]`.
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
 }
 
 /// Exit code: the run succeeded.
@@ -56,6 +64,7 @@ impl Cli {
         let result = match &self.command {
             Command::Run(args) => run::execute(&self, args).await,
             Command::Inspect(args) => inspect::execute(&self, args).await,
+            Command::Repo(command) => repo::execute(&self, command).await,
         };
         match result {
             Ok(code) => ExitCode::from(code),
@@ -71,7 +80,11 @@ impl Cli {
         let cache = if self.no_cache {
             ArtifactCache::disabled()
         } else {
-            ArtifactCache::at(self.cache_dir.clone().unwrap_or_else(default_cache_dir))
+            ArtifactCache::at(
+                self.cache_dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir().join("compiled")),
+            )
         };
         let settings = EngineSettings {
             max_instances: 16,
@@ -79,12 +92,11 @@ impl Cli {
         };
         Ok(Engine::new(&settings, cache)?)
     }
-}
 
-fn default_cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("runbox").join("compiled")
+    /// The data directory: `--data-dir`, else the per-user default.
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(crate::repo::cli_support::default_cli_data_dir)
+    }
 }

@@ -64,6 +64,7 @@ pub fn bytes(n: u64) -> String {
 /// The outcome as the terminal shows it.
 pub fn human(
     component: &ComponentSummary,
+    commit: Option<&str>,
     outcome: &RunOutcome,
     timings: Option<&Timings>,
 ) -> String {
@@ -76,6 +77,9 @@ pub fn human(
         component.kind,
         bytes(component.size as u64)
     );
+    if let Some(commit) = commit {
+        let _ = writeln!(out, "commit     {commit}");
+    }
     match &outcome.result {
         Ok(_) => {
             let _ = writeln!(out, "outcome    success");
@@ -141,6 +145,7 @@ pub fn human(
 /// The outcome as `--json` prints it.
 pub fn json(
     component: &ComponentSummary,
+    commit: Option<&str>,
     outcome: &RunOutcome,
     timings: Option<&Timings>,
 ) -> serde_json::Result<String> {
@@ -150,6 +155,7 @@ pub fn json(
     };
     serde_json::to_string_pretty(&json!({
         "component": component,
+        "commit": commit,
         "status": status,
         "output": output,
         "error": error,

@@ -15,12 +15,26 @@ use serde_json::Value;
 use super::args::{params_object, parse_duration, parse_key_value, parse_param, parse_size};
 use super::report;
 use super::{Cli, EXIT_OK, EXIT_RUN_FAILED};
-use crate::component::DEFAULT_MAX_COMPONENT_BYTES;
+use crate::component::{DEFAULT_MAX_COMPONENT_BYTES, LoadedComponent};
+use crate::engine::Engine;
+use crate::repo::cli_support::{cli_repo_config, runbook_for_cli};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The component (`*.wasm`).
-    file: PathBuf,
+    /// The component (`*.wasm`). Or use `--repo <url> --file <path>`.
+    #[arg(required_unless_present = "repo", conflicts_with = "repo")]
+    component: Option<PathBuf>,
+
+    /// Take the runbook from this repository (URL or local path) instead of a file;
+    /// credentials come from GIT_USER / GIT_PASSWORD / GIT_SSH_* like `runbox repo list`.
+    #[arg(long, requires = "repo_file")]
+    repo: Option<String>,
+    /// The runbook's path in `--repo`, e.g. `ops/revoke.runbook.wasm`.
+    #[arg(long = "file", id = "repo_file", requires = "repo")]
+    repo_file: Option<String>,
+    /// Branch of `--repo` (default: `master`, then `main`).
+    #[arg(long, requires = "repo")]
+    branch: Option<String>,
 
     /// Event or hook payload, a JSON file (`-` for stdin). Default: `{}`.
     #[arg(long)]
@@ -79,17 +93,18 @@ pub struct RunArgs {
 
 pub async fn execute(cli: &Cli, args: &RunArgs) -> anyhow::Result<u8> {
     let engine = cli.engine()?;
-    let wasm = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let sidecar = read_sidecar(&args.file, args.sidecar.as_deref())?;
-    let component = engine
-        .load(
-            &args.file.display().to_string(),
-            Arc::from(wasm),
-            sidecar.as_deref(),
-            DEFAULT_MAX_COMPONENT_BYTES,
-        )
-        .await?;
+    let (component, commit) = match (&args.component, &args.repo, &args.repo_file) {
+        (Some(file), _, _) => (
+            load_file(&engine, file, args.sidecar.as_deref()).await?,
+            None,
+        ),
+        (None, Some(repo), Some(path)) => {
+            let config = cli_repo_config(repo, args.branch.as_deref(), |k| std::env::var(k).ok());
+            let handle = runbook_for_cli(engine.clone(), &cli.data_dir(), config, path).await?;
+            (handle.component.clone(), Some(handle.commit.clone()))
+        }
+        _ => anyhow::bail!("give a component file, or --repo <url> --file <path>"),
+    };
 
     let limits = limits(args)?;
     let payload = read_payload(args.payload.as_deref())?;
@@ -130,12 +145,22 @@ pub async fn execute(cli: &Cli, args: &RunArgs) -> anyhow::Result<u8> {
     if args.json {
         println!(
             "{}",
-            report::json(&component.summary(), &outcome, stats.as_ref())?
+            report::json(
+                &component.summary(),
+                commit.as_deref(),
+                &outcome,
+                stats.as_ref()
+            )?
         );
     } else {
         print!(
             "{}",
-            report::human(&component.summary(), &outcome, stats.as_ref())
+            report::human(
+                &component.summary(),
+                commit.as_deref(),
+                &outcome,
+                stats.as_ref()
+            )
         );
     }
     Ok(if outcome.result.is_ok() {
@@ -143,6 +168,23 @@ pub async fn execute(cli: &Cli, args: &RunArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_RUN_FAILED
     })
+}
+
+async fn load_file(
+    engine: &Engine,
+    file: &Path,
+    sidecar: Option<&Path>,
+) -> anyhow::Result<LoadedComponent> {
+    let wasm = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let sidecar = read_sidecar(file, sidecar)?;
+    Ok(engine
+        .load(
+            &file.display().to_string(),
+            Arc::from(wasm),
+            sidecar.as_deref(),
+            DEFAULT_MAX_COMPONENT_BYTES,
+        )
+        .await?)
 }
 
 fn limits(args: &RunArgs) -> anyhow::Result<Limits> {
