@@ -474,15 +474,23 @@ mod wasi {
         };
 
         // A refused or failed request usually shows up as a failed body write first; the
-        // response future then says why, so it takes precedence.
-        let incoming = wait_response(&future).map_err(|c| from_code(&url, c))?;
+        // response future then says why, so it takes precedence. And when a response
+        // did arrive, it is the truth about the request (a server may answer, e.g. 413,
+        // before reading the whole body): a body-write error alone is reported only when
+        // there is no response.
+        let incoming = match wait_response(&future) {
+            Ok(incoming) => incoming,
+            Err(code) => {
+                return Err(match body_result {
+                    Err(reason) if matches!(code, ErrorCode::InternalError(_)) => HttpError::Body {
+                        url,
+                        reason: format!("writing the request body: {reason}"),
+                    },
+                    _ => from_code(&url, code),
+                });
+            }
+        };
         drop(future);
-        if let Err(reason) = body_result {
-            return Err(HttpError::Body {
-                url,
-                reason: format!("writing the request body: {reason}"),
-            });
-        }
         read_response(incoming, url)
     }
 
@@ -525,12 +533,20 @@ mod wasi {
             stream.write(&bytes[..n]).map_err(|e| stream_error(&e))?;
             bytes = &bytes[n..];
         }
-        stream.flush().map_err(|e| stream_error(&e))?;
-        // The flush is done when the stream accepts writes again.
+        match stream.flush() {
+            // Every byte was handed over and the host already closed the stream: with a
+            // content-length body, reaching the declared length ends it.
+            Ok(()) | Err(StreamError::Closed) => {}
+            Err(e) => return Err(stream_error(&e)),
+        }
+        // The flush is done when the stream accepts writes again, or is closed because
+        // the whole body has been consumed.
         loop {
             pollable.block();
-            if stream.check_write().map_err(|e| stream_error(&e))? > 0 {
-                return Ok(());
+            match stream.check_write() {
+                Ok(0) => continue,
+                Ok(_) | Err(StreamError::Closed) => return Ok(()),
+                Err(e) => return Err(stream_error(&e)),
             }
         }
     }
