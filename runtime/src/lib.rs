@@ -4,16 +4,23 @@
 //! A gateway embeds this crate; `runbox` (the binary) is a thin wrapper over [`cli`].
 
 pub mod cache;
+pub mod catalog;
 pub mod cli;
 pub mod component;
 pub mod engine;
 pub mod error;
 pub mod repo;
+pub mod routing;
 mod serde_duration;
 
 pub use cache::{ArtifactCache, CacheOutcome, CacheStats};
+pub use catalog::{Catalog, CatalogEntry, Category, FieldSpec, FieldType, PayloadError};
 pub use component::{ComponentSummary, LoadedComponent};
 pub use engine::{Allocator, Engine, EngineSettings};
 pub use error::{RepoError, RuntimeError};
 pub use repo::{RepoConfig, RepoKey, RepoSettings, Repositories, RunbookHandle, Snapshot};
+pub use routing::{
+    CompiledMapping, CompiledPath, ParamError, ParamErrorCode, ParameterMapping, PreviewResult,
+    RenderErrors, RoutingError,
+};
 pub use runbox_host_api as host;
