@@ -35,6 +35,10 @@ pub enum RuntimeError {
     /// A runbook repository could not be used (see [`RepoError`]).
     #[error(transparent)]
     Repo(#[from] RepoError),
+
+    /// The event-routing store refused or failed an operation (see [`StoreError`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a runbook repository, or a file in it, cannot be used. Every message names the
@@ -106,6 +110,85 @@ impl RepoError {
             RepoError::RunbookNotFound { .. } => "runbook_not_found",
             RepoError::RunbookUnavailable { .. } => "invalid_component",
         }
+    }
+}
+
+/// Why a store operation did not happen. Cloneable: one failed group flush is reported
+/// to every writer that waited on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The storage engine failed (I/O, a full disk, a broken database file).
+    #[error("storage failure: {0}")]
+    Backend(String),
+
+    /// A stored value does not decode; the database was written by something else.
+    #[error("stored {what} is unreadable: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+
+    /// No such object in this org (another org's objects are "not found" too).
+    #[error("{kind} not found")]
+    NotFound { kind: &'static str, id: String },
+
+    /// The name is taken in this org.
+    #[error("a {kind} named \"{name}\" already exists")]
+    DuplicateName { kind: &'static str, name: String },
+
+    /// A subscription names a connection this org does not have.
+    #[error("connection \"{name}\" not found")]
+    UnknownConnection { name: String },
+
+    /// Deleting a connection that subscriptions still use.
+    #[error("connection \"{name}\" is used by subscriptions: {subscriptions}")]
+    ConnectionInUse { name: String, subscriptions: String },
+
+    /// hoop's wording (409): replay is allowed for `failed` and `delivered` only.
+    #[error("cannot replay a dispatch that is {status}")]
+    ReplayRefused { status: &'static str },
+
+    /// The dispatch is not in the state this transition starts from.
+    #[error("dispatch {id} is {from}; cannot move it to {to}")]
+    InvalidTransition {
+        id: String,
+        from: &'static str,
+        to: &'static str,
+    },
+
+    /// The request is malformed; the message names the field.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+
+    /// The change was applied in memory but the flush covering it failed, so it may not
+    /// survive a crash; the caller must not acknowledge it.
+    #[error("write not made durable: {0}")]
+    NotDurable(String),
+
+    /// The store was shut down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    /// A stable code for APIs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Backend(_) => "store_failure",
+            StoreError::Corrupt { .. } => "store_corrupt",
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::DuplicateName { .. } => "duplicate_name",
+            StoreError::UnknownConnection { .. } => "unknown_connection",
+            StoreError::ConnectionInUse { .. } => "connection_in_use",
+            StoreError::ReplayRefused { .. } => "replay_conflict",
+            StoreError::InvalidTransition { .. } => "invalid_transition",
+            StoreError::Invalid { .. } => "invalid_request",
+            StoreError::NotDurable(_) => "not_durable",
+            StoreError::Closed => "store_closed",
+        }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.to_string())
     }
 }
 

@@ -9,15 +9,17 @@ pub mod cli;
 pub mod component;
 pub mod engine;
 pub mod error;
+pub mod model;
 pub mod repo;
 pub mod routing;
 mod serde_duration;
+pub mod store;
 
 pub use cache::{ArtifactCache, CacheOutcome, CacheStats};
 pub use catalog::{Catalog, CatalogEntry, Category, FieldSpec, FieldType, PayloadError};
 pub use component::{ComponentSummary, LoadedComponent};
 pub use engine::{Allocator, Engine, EngineSettings};
-pub use error::{RepoError, RuntimeError};
+pub use error::{RepoError, RuntimeError, StoreError};
 pub use repo::{RepoConfig, RepoKey, RepoSettings, Repositories, RunbookHandle, Snapshot};
 pub use routing::{
     CompiledMapping, CompiledPath, ParamError, ParamErrorCode, ParameterMapping, PreviewResult,

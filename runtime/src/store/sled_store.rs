@@ -1,0 +1,525 @@
+//! [`SledStore`]: trees, transactions, codecs, and the [`Store`] impl that adds the group
+//! commit to every write. The operations themselves are in `sled_admin.rs` (flags,
+//! connections, subscriptions) and `sled_dispatch.rs` (events, dispatches, audit).
+//!
+//! sled runs each multi-tree transaction under one global write lock, so transactions are
+//! serializable; keep their closures short and never touch a `Tree` directly inside one
+//! (that would take the read lock the transaction already excludes).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError, Transactional,
+    TransactionalTree,
+};
+
+use super::group_commit::GroupCommit;
+use super::{
+    ClaimFilter, DispatchDetail, FinishOutcome, Page, PublishOutcome, RecoveryPolicy, Store,
+    StoreResult, SubscriptionStats,
+};
+use crate::error::StoreError;
+use crate::model::{
+    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, Event, NewEvent, ObjectKind,
+    Subscription, SubscriptionSpec, SubscriptionStatus, Timestamp,
+};
+
+/// Tree indexes into [`Inner::trees`] (and a transaction's view), with their key layout.
+pub(crate) mod t {
+    /// (org, flag) -> bool
+    pub const ORG_FLAGS: usize = 0;
+    /// (org, id) -> StoredConnection
+    pub const CONNECTIONS: usize = 1;
+    /// (org, name) -> id
+    pub const CONNECTION_NAMES: usize = 2;
+    /// (org, id) -> Subscription
+    pub const SUBSCRIPTIONS: usize = 3;
+    /// (org, name) -> id
+    pub const SUBSCRIPTION_NAMES: usize = 4;
+    /// (org, event_type, id) -> () — active subscriptions only
+    pub const ACTIVE_BY_EVENT: usize = 5;
+    /// (org, id) -> Event
+    pub const EVENTS: usize = 6;
+    /// (org, event_type, producer_event_id) -> event id
+    pub const EVENT_DEDUP: usize = 7;
+    /// (org, id) -> Dispatch
+    pub const DISPATCHES: usize = 8;
+    /// (org, subscription id, dispatch id) -> () — reverse scan = newest first
+    pub const DISPATCHES_BY_SUB: usize = 9;
+    /// (due_at ms, org, dispatch id) -> () — pending only; spans orgs because workers do
+    pub const DUE: usize = 10;
+    /// (org, dispatch id) -> () — processing only, for recovery
+    pub const PROCESSING: usize = 11;
+    /// (org, seq) -> AuditRecord
+    pub const AUDIT: usize = 12;
+    /// (org, subscription id, hour) -> HourCounts
+    pub const SUB_HOURLY: usize = 13;
+    /// (org, subscription id) -> DispatchError
+    pub const SUB_LAST_ERROR: usize = 14;
+
+    pub const NAMES: [&str; 15] = [
+        "org_flags",
+        "connections",
+        "connection_names",
+        "subscriptions",
+        "subscription_names",
+        "active_by_event",
+        "events",
+        "event_dedup",
+        "dispatches",
+        "dispatches_by_sub",
+        "dispatch_due",
+        "dispatch_processing",
+        "audit",
+        "sub_hourly",
+        "sub_last_error",
+    ];
+}
+
+/// The connection as stored: the API type skips secret values when serialized, so they
+/// travel in a field of their own here.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StoredConnection {
+    #[serde(flatten)]
+    pub connection: Connection,
+    #[serde(default)]
+    pub secret_values: BTreeMap<String, String>,
+}
+
+impl StoredConnection {
+    pub(crate) fn new(connection: Connection) -> Self {
+        let secret_values = connection.secrets.0.clone();
+        StoredConnection {
+            connection,
+            secret_values,
+        }
+    }
+
+    pub(crate) fn into_connection(self) -> Connection {
+        let mut c = self.connection;
+        c.secrets.0 = self.secret_values;
+        c
+    }
+}
+
+/// Delivered/failed counts of one subscription in one hour.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct HourCounts {
+    pub delivered: u64,
+    pub failed: u64,
+}
+
+/// A sled database with the event-routing trees, shared by clones.
+#[derive(Debug, Clone)]
+pub struct SledStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) trees: Vec<sled::Tree>,
+    /// Serializes admin writes whose checks need a scan (a scan cannot run inside a sled
+    /// transaction): connection rename/delete and subscription create/update/delete.
+    admin: Mutex<()>,
+    pub(crate) commit: GroupCommit,
+    _db: sled::Db,
+}
+
+pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
+
+/// A transaction's view of all trees, with typed helpers.
+pub(crate) struct Tx<'a>(&'a [TransactionalTree]);
+
+impl Tx<'_> {
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        tree: usize,
+        key: &[u8],
+        what: &'static str,
+    ) -> TxResult<Option<T>> {
+        match self.0[tree].get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes, what)
+                .map(Some)
+                .map_err(ConflictableTransactionError::Abort),
+        }
+    }
+
+    pub(crate) fn has(&self, tree: usize, key: &[u8]) -> TxResult<bool> {
+        Ok(self.0[tree].get(key)?.is_some())
+    }
+
+    pub(crate) fn put<T: Serialize>(&self, tree: usize, key: Vec<u8>, value: &T) -> TxResult<()> {
+        let bytes = encode(value).map_err(ConflictableTransactionError::Abort)?;
+        self.0[tree].insert(key, bytes)?;
+        Ok(())
+    }
+
+    pub(crate) fn put_raw(&self, tree: usize, key: Vec<u8>, value: &[u8]) -> TxResult<()> {
+        self.0[tree].insert(key, value)?;
+        Ok(())
+    }
+
+    pub(crate) fn get_raw(&self, tree: usize, key: &[u8]) -> TxResult<Option<sled::IVec>> {
+        Ok(self.0[tree].get(key)?)
+    }
+
+    pub(crate) fn del(&self, tree: usize, key: &[u8]) -> TxResult<()> {
+        self.0[tree].remove(key)?;
+        Ok(())
+    }
+
+    /// Appends an audit record in this transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn audit(
+        &self,
+        org: &str,
+        at: Timestamp,
+        actor: &str,
+        object_kind: ObjectKind,
+        object_id: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        detail: Option<String>,
+    ) -> TxResult<()> {
+        let seq = self.0[t::AUDIT]
+            .generate_id()
+            .map_err(ConflictableTransactionError::Storage)?
+            + 1;
+        let record = AuditRecord {
+            seq,
+            at,
+            actor: actor.to_string(),
+            object_kind,
+            object_id: object_id.to_string(),
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+            detail,
+        };
+        self.put(t::AUDIT, super::keys::Key::org(org).n(seq).done(), &record)
+    }
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+/// Shorthand for aborting a transaction with a store error.
+pub(crate) fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`. One process at a time: sled locks the directory.
+    pub fn open(dir: impl AsRef<Path>) -> StoreResult<Self> {
+        let db = sled::Config::new()
+            .path(dir.as_ref())
+            // Our group commit flushes; sled's own timer would only add flushes.
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        Self::from_db(db)
+    }
+
+    /// A store on an already opened sled database (e.g. `sled::Config::temporary`).
+    pub fn from_db(db: sled::Db) -> StoreResult<Self> {
+        let trees = t::NAMES
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let commit = GroupCommit::start(db.clone())?;
+        Ok(SledStore {
+            inner: Arc::new(Inner {
+                trees,
+                admin: Mutex::new(()),
+                commit,
+                _db: db,
+            }),
+        })
+    }
+
+    /// Flushes performed by the group commit since open (fewer than writes under load).
+    pub fn flush_count(&self) -> u64 {
+        self.inner.commit.flushes()
+    }
+
+    /// Total time the group commit spent in `flush` since open.
+    pub fn flush_time(&self) -> Duration {
+        self.inner.commit.flush_time()
+    }
+
+    pub(crate) fn tree(&self, i: usize) -> &sled::Tree {
+        &self.inner.trees[i]
+    }
+
+    pub(crate) fn admin_lock(&self) -> MutexGuard<'_, ()> {
+        self.inner.admin.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` as one transaction over all trees.
+    pub(crate) fn tx<A>(&self, f: impl Fn(&Tx<'_>) -> TxResult<A>) -> StoreResult<A> {
+        let trees: Vec<&sled::Tree> = self.inner.trees.iter().collect();
+        let result =
+            <[&sled::Tree] as Transactional<StoreError>>::transaction(&trees[..], |view| {
+                f(&Tx(view))
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::from(e),
+        })
+    }
+
+    /// A value outside a transaction.
+    pub(crate) fn read<T: DeserializeOwned>(
+        &self,
+        tree: usize,
+        key: &[u8],
+        what: &'static str,
+    ) -> StoreResult<Option<T>> {
+        match self.tree(tree).get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes, what).map(Some),
+        }
+    }
+
+    async fn durable(&self) -> StoreResult<()> {
+        self.inner.commit.durable().await
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn feature_flag(&self, org: &str, flag: &str) -> StoreResult<bool> {
+        self.feature_flag_now(org, flag)
+    }
+
+    async fn set_feature_flag(
+        &self,
+        org: &str,
+        flag: &str,
+        on: bool,
+        actor: &str,
+    ) -> StoreResult<()> {
+        self.set_feature_flag_now(org, flag, on, actor)?;
+        self.durable().await
+    }
+
+    async fn create_connection(
+        &self,
+        org: &str,
+        spec: ConnectionSpec,
+        actor: &str,
+    ) -> StoreResult<Connection> {
+        let c = self.create_connection_now(org, spec, actor)?;
+        self.durable().await?;
+        Ok(c)
+    }
+
+    async fn get_connection(&self, org: &str, id: &str) -> StoreResult<Connection> {
+        self.connection_now(org, id)
+    }
+
+    async fn connection_by_name(&self, org: &str, name: &str) -> StoreResult<Connection> {
+        self.connection_by_name_now(org, name)
+    }
+
+    async fn list_connections(&self, org: &str) -> StoreResult<Vec<Connection>> {
+        self.list_connections_now(org)
+    }
+
+    async fn update_connection(
+        &self,
+        org: &str,
+        id: &str,
+        spec: ConnectionSpec,
+        actor: &str,
+    ) -> StoreResult<Connection> {
+        let c = self.update_connection_now(org, id, spec, actor)?;
+        self.durable().await?;
+        Ok(c)
+    }
+
+    async fn delete_connection(&self, org: &str, id: &str, actor: &str) -> StoreResult<()> {
+        self.delete_connection_now(org, id, actor)?;
+        self.durable().await
+    }
+
+    async fn create_subscription(
+        &self,
+        org: &str,
+        spec: SubscriptionSpec,
+        actor: &str,
+    ) -> StoreResult<Subscription> {
+        let s = self.create_subscription_now(org, spec, actor)?;
+        self.durable().await?;
+        Ok(s)
+    }
+
+    async fn get_subscription(&self, org: &str, id: &str) -> StoreResult<Subscription> {
+        self.subscription_now(org, id)
+    }
+
+    async fn list_subscriptions(
+        &self,
+        org: &str,
+        status: Option<SubscriptionStatus>,
+    ) -> StoreResult<Vec<Subscription>> {
+        self.list_subscriptions_now(org, status)
+    }
+
+    async fn active_subscriptions(
+        &self,
+        org: &str,
+        event_type: &str,
+    ) -> StoreResult<Vec<Subscription>> {
+        self.active_subscriptions_now(org, event_type)
+    }
+
+    async fn update_subscription(
+        &self,
+        org: &str,
+        id: &str,
+        spec: SubscriptionSpec,
+        actor: &str,
+    ) -> StoreResult<Subscription> {
+        let s = self.update_subscription_now(org, id, spec, actor)?;
+        self.durable().await?;
+        Ok(s)
+    }
+
+    async fn set_subscription_status(
+        &self,
+        org: &str,
+        id: &str,
+        status: SubscriptionStatus,
+        actor: &str,
+    ) -> StoreResult<Subscription> {
+        let s = self.set_subscription_status_now(org, id, status, actor)?;
+        self.durable().await?;
+        Ok(s)
+    }
+
+    async fn delete_subscription(&self, org: &str, id: &str, actor: &str) -> StoreResult<()> {
+        self.delete_subscription_now(org, id, actor)?;
+        self.durable().await
+    }
+
+    async fn publish(
+        &self,
+        org: &str,
+        event: NewEvent,
+        subscription_ids: &[String],
+    ) -> StoreResult<PublishOutcome> {
+        let outcome = self.publish_now(org, event, subscription_ids)?;
+        // A duplicate created nothing, but the original may still be in an unflushed
+        // batch of a concurrent publisher: wait for durability either way.
+        self.durable().await?;
+        Ok(outcome)
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+        filter: ClaimFilter<'_>,
+    ) -> StoreResult<Vec<Dispatch>> {
+        let claimed = self.claim_due_now(now, limit, lease, filter)?;
+        if !claimed.is_empty() {
+            // Durable before the run starts: a claim lost in a crash would re-run silently.
+            self.durable().await?;
+        }
+        Ok(claimed)
+    }
+
+    async fn finish(
+        &self,
+        org: &str,
+        dispatch_id: &str,
+        outcome: FinishOutcome,
+    ) -> StoreResult<Dispatch> {
+        let d = self.finish_now(org, dispatch_id, outcome)?;
+        self.durable().await?;
+        Ok(d)
+    }
+
+    async fn requeue(
+        &self,
+        org: &str,
+        dispatch_id: &str,
+        due_at: Timestamp,
+        last_error: DispatchError,
+    ) -> StoreResult<Dispatch> {
+        let d = self.requeue_now(org, dispatch_id, due_at, last_error)?;
+        self.durable().await?;
+        Ok(d)
+    }
+
+    async fn recover_processing(
+        &self,
+        now: Timestamp,
+        policy: RecoveryPolicy<'_>,
+    ) -> StoreResult<Vec<Dispatch>> {
+        let recovered = self.recover_processing_now(now, policy)?;
+        self.durable().await?;
+        Ok(recovered)
+    }
+
+    async fn replay(&self, org: &str, dispatch_id: &str, actor: &str) -> StoreResult<Dispatch> {
+        let d = self.replay_now(org, dispatch_id, actor)?;
+        self.durable().await?;
+        Ok(d)
+    }
+
+    async fn get_dispatch(&self, org: &str, dispatch_id: &str) -> StoreResult<DispatchDetail> {
+        self.dispatch_detail_now(org, dispatch_id)
+    }
+
+    async fn get_event(&self, org: &str, event_id: &str) -> StoreResult<Event> {
+        self.event_now(org, event_id)
+    }
+
+    async fn list_dispatches(
+        &self,
+        org: &str,
+        subscription_id: &str,
+        page: usize,
+        page_size: usize,
+    ) -> StoreResult<Page<Dispatch>> {
+        self.list_dispatches_now(org, subscription_id, page, page_size)
+    }
+
+    async fn subscription_stats(
+        &self,
+        org: &str,
+        subscription_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<SubscriptionStats> {
+        self.subscription_stats_now(org, subscription_id, now)
+    }
+
+    async fn audit_log(
+        &self,
+        org: &str,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        self.audit_log_now(org, after, limit)
+    }
+}
