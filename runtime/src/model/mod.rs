@@ -9,7 +9,7 @@ mod dispatch;
 mod event;
 mod id;
 mod subscription;
-mod time;
+pub(crate) mod time;
 
 pub use audit::{AuditRecord, ObjectKind};
 pub use connection::{AccessMode, Connection, ConnectionSpec, ConnectionType, Secrets};

@@ -3,6 +3,7 @@
 //! TTL decisions and snapshot ages go through a [`Clock`] so tests can move time forward by
 //! hand instead of sleeping: a test that sleeps through a TTL is slow and still flaky.
 
+use crate::model::time::civil_from_days;
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -94,20 +95,6 @@ pub fn rfc3339_of(time: SystemTime) -> String {
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     rfc3339_utc(secs)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
