@@ -8,17 +8,20 @@ pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod component;
+pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod model;
 pub mod repo;
 pub mod routing;
+pub mod runtime;
 mod serde_duration;
 pub mod store;
 
 pub use cache::{ArtifactCache, CacheOutcome, CacheStats};
 pub use catalog::{Catalog, CatalogEntry, Category, FieldSpec, FieldType, PayloadError};
 pub use component::{ComponentSummary, LoadedComponent};
+pub use dispatch::{ErrorClass, RoutingServiceError};
 pub use engine::{Allocator, Engine, EngineSettings};
 pub use error::{RepoError, RuntimeError, StoreError};
 pub use repo::{RepoConfig, RepoKey, RepoSettings, Repositories, RunbookHandle, Snapshot};
@@ -27,3 +30,4 @@ pub use routing::{
     RenderErrors, RoutingError,
 };
 pub use runbox_host_api as host;
+pub use runtime::{PublishReceipt, Runtime, RuntimeBuilder, SubscriptionView};

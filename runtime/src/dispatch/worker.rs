@@ -1,0 +1,338 @@
+//! One worker: claim due dispatches, run each, record the result.
+//!
+//! Every claimed dispatch ends in exactly one store transition (`finish` or `requeue`),
+//! whatever fails on the way (subscription, connection, runbook, params, agent, guest):
+//! a failure is a `failed` dispatch with its reason, never a lost one.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use runbox_host_api::{
+    Agent, Capabilities, ConnectionInfo, ErrorCode, Invocation, RunOutcome, RunRequest, Trigger,
+    cap_text,
+};
+use serde_json::Value;
+use tracing::Instrument;
+
+use super::{AgentChoice, Dispatcher, retry_due};
+use crate::agent::{LocalAgent, LocalCommand};
+use crate::catalog::Catalog;
+use crate::model::{Connection, ConnectionType, Dispatch, DispatchError, Subscription, Timestamp};
+use crate::repo::RunbookHandle;
+use crate::routing::{CompiledMapping, ParameterMapping, render};
+use crate::store::{FinishOutcome, TerminalStatus};
+
+/// Bytes of a run's output kept with the dispatch.
+pub const OUTPUT_EXCERPT_BYTES: usize = 4096;
+
+/// The worker loop; returns once the dispatcher is stopped.
+pub(crate) async fn run(d: Arc<Dispatcher>, n: usize) {
+    let mut stop = d.stop.subscribe();
+    tracing::debug!(worker = n, "dispatch worker started");
+    loop {
+        if *stop.borrow_and_update() {
+            break;
+        }
+        // Registered before claiming, so a wake-up between the claim and the wait is kept.
+        let notified = d.wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let filter = |c: &crate::store::ClaimCandidate<'_>| d.agents.may_claim(c);
+        let settings = d.settings;
+        match d
+            .store
+            .claim_due(
+                Timestamp::now(),
+                settings.claim_batch,
+                settings.lease,
+                &filter,
+            )
+            .await
+        {
+            Ok(batch) if !batch.is_empty() => {
+                // Claimed dispatches are run even when a stop comes meanwhile: shutdown
+                // lets them finish within its deadline, then interrupts them.
+                for dispatch in batch {
+                    process(&d, dispatch).await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(worker = n, error = %e, "claiming dispatches failed"),
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep(settings.idle_poll) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    tracing::debug!(worker = n, "dispatch worker stopped");
+}
+
+/// Runs one claimed dispatch and records its end.
+async fn process(d: &Dispatcher, dispatch: Dispatch) {
+    let span = tracing::info_span!(
+        "dispatch",
+        org = %dispatch.org,
+        dispatch_id = %dispatch.id,
+        subscription = %dispatch.subscription_id,
+        attempt = dispatch.attempt,
+    );
+    async {
+        let started = Instant::now();
+        let (subscription, result) = execute(d, &dispatch).await;
+        let outcome = match result {
+            Ok(o) => o,
+            Err(error) => Ended::failed_before_run(error, started),
+        };
+        record(d, &dispatch, subscription.as_ref(), outcome).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+/// What a dispatch ended with, before it is stored.
+struct Ended {
+    error: Option<DispatchError>,
+    duration_ms: u64,
+    fuel_used: Option<u64>,
+    peak_memory_bytes: Option<u64>,
+    commit_sha: Option<String>,
+    output_excerpt: Option<String>,
+}
+
+impl Ended {
+    fn failed_before_run(error: DispatchError, started: Instant) -> Self {
+        Ended {
+            error: Some(error),
+            duration_ms: started.elapsed().as_millis() as u64,
+            fuel_used: None,
+            peak_memory_bytes: None,
+            commit_sha: None,
+            output_excerpt: None,
+        }
+    }
+
+    fn from_run(outcome: RunOutcome, commit: String) -> Self {
+        let (error, text) = match outcome.result {
+            Ok(output) => (None, output),
+            Err(failure) => {
+                // Agent failures are worth a retry whatever the guest made of them.
+                let retryable = failure.retryable || failure.code == ErrorCode::AgentOffline;
+                let error = DispatchError::new(failure.code.as_str(), failure.message, retryable);
+                (Some(error), outcome.console)
+            }
+        };
+        let excerpt = (!text.is_empty()).then(|| cap_text(text, OUTPUT_EXCERPT_BYTES).0);
+        Ended {
+            error,
+            duration_ms: outcome.usage.duration.as_millis() as u64,
+            fuel_used: Some(outcome.usage.fuel_used),
+            peak_memory_bytes: Some(outcome.usage.peak_memory_bytes),
+            commit_sha: Some(commit),
+            output_excerpt: excerpt,
+        }
+    }
+}
+
+/// Loads everything the run needs and runs it. The subscription is returned whenever it
+/// was found, for the retry decision.
+async fn execute(
+    d: &Dispatcher,
+    dispatch: &Dispatch,
+) -> (Option<Subscription>, Result<Ended, DispatchError>) {
+    let org = dispatch.org.as_str();
+    let subscription = match d
+        .store
+        .get_subscription(org, &dispatch.subscription_id)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            return (
+                None,
+                Err(DispatchError::new("not_found", e.to_string(), false)),
+            );
+        }
+    };
+    let result = execute_for(d, dispatch, &subscription).await;
+    (Some(subscription), result)
+}
+
+async fn execute_for(
+    d: &Dispatcher,
+    dispatch: &Dispatch,
+    sub: &Subscription,
+) -> Result<Ended, DispatchError> {
+    let org = dispatch.org.as_str();
+    let event = d
+        .store
+        .get_event(org, &dispatch.event_id)
+        .await
+        .map_err(|e| DispatchError::new("not_found", e.to_string(), false))?;
+    let connection = d
+        .store
+        .connection_by_name(org, &sub.connection_name)
+        .await
+        .map_err(|e| {
+            DispatchError::new(
+                "connection_not_found",
+                format!("connection \"{}\" not found ({e})", sub.connection_name),
+                false,
+            )
+        })?;
+    if !connection.allows_runbooks() {
+        return Err(DispatchError::new(
+            ErrorCode::PolicyDenied.as_str(),
+            format!(
+                "connection \"{}\" does not allow runbooks (attach the runbooks plugin and enable the runbooks access mode)",
+                connection.name
+            ),
+            false,
+        ));
+    }
+    let agent = agent_for(d, &connection)?;
+    let handle: RunbookHandle = d
+        .repos
+        .get(org, &sub.runbook_repository, &sub.runbook_file)
+        .await
+        .map_err(|e| {
+            let retryable = matches!(e.code(), "fetch_failed" | "fetch_timeout");
+            DispatchError::new(e.code(), e.to_string(), retryable)
+        })?;
+
+    let params = handle
+        .info()
+        .map(|i| i.params.as_slice())
+        .unwrap_or_default();
+    let mut mapping: ParameterMapping = sub
+        .parameter_mapping
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if let Some(entry) = Catalog::builtin().get(&event.event_type) {
+        // The runbook may have gained params since the subscription was saved.
+        mapping = mapping.with_prematched(params, &entry.schema);
+    }
+    let compiled = CompiledMapping::compile(&mapping)
+        .map_err(|e| DispatchError::new(e.code(), e.to_string(), false))?;
+    let rendered = render(&compiled, &event.payload, params)
+        .map_err(|e| DispatchError::new(e.code(), e.to_string(), false))?;
+
+    let invocation = Invocation {
+        dispatch_id: dispatch.id.clone(),
+        attempt: dispatch.attempt,
+        trigger: Trigger::Event(event.event_type.clone()),
+        payload: event.payload.to_string(),
+        params: Value::Object(rendered).to_string(),
+        connection: Some(connection_info(&connection)),
+    };
+    let capabilities = Capabilities {
+        agent,
+        config: d
+            .config
+            .get(org)
+            .cloned()
+            .unwrap_or_else(|| Capabilities::default().config),
+        egress: d
+            .egress
+            .get(org)
+            .cloned()
+            .unwrap_or_else(|| Capabilities::default().egress),
+    };
+    let request = RunRequest {
+        invocation,
+        limits: d.limits.clone(),
+        capabilities,
+    };
+    let outcome = if d.interrupted() {
+        // Claimed but not started before the shutdown deadline: never started, so not run.
+        let error = DispatchError::interrupted();
+        return Err(error);
+    } else {
+        d.engine
+            .sandbox()
+            .run_until(handle.prepared(), request, d.interrupt_signal())
+            .await
+    };
+    Ok(Ended::from_run(outcome, handle.commit.clone()))
+}
+
+fn connection_info(c: &Connection) -> ConnectionInfo {
+    let kind = match c.kind {
+        ConnectionType::Database => "database",
+        ConnectionType::Application => "application",
+        ConnectionType::Custom => "custom",
+    };
+    ConnectionInfo {
+        name: c.name.clone(),
+        type_: kind.to_owned(),
+        subtype: c.subtype.clone(),
+        tags: c.tags.clone(),
+    }
+}
+
+/// The agent serving this connection's `connection.exec`.
+fn agent_for(d: &Dispatcher, connection: &Connection) -> Result<Arc<dyn Agent>, DispatchError> {
+    match &d.agent {
+        AgentChoice::Gateway(agent) => {
+            if connection.agent_id.is_none() {
+                return Err(DispatchError::new(
+                    ErrorCode::AgentOffline.as_str(),
+                    format!("connection \"{}\" has no agent assigned", connection.name),
+                    false,
+                ));
+            }
+            Ok(Arc::clone(agent))
+        }
+        AgentChoice::Local(limits) => {
+            let name = connection.name.clone();
+            let command = (connection.kind == ConnectionType::Custom).then(|| LocalCommand {
+                argv: connection.command.clone(),
+                env: connection.secrets.0.clone(),
+            });
+            Ok(Arc::new(LocalAgent::new(*limits, move |info| {
+                (info.name == name).then(|| command.clone()).flatten()
+            })))
+        }
+    }
+}
+
+/// Stores the end of a run: `delivered`, `failed`, or back to `pending` for a retry.
+async fn record(d: &Dispatcher, dispatch: &Dispatch, sub: Option<&Subscription>, ended: Ended) {
+    let org = dispatch.org.as_str();
+    let now = Timestamp::now();
+    if let Some(error) = &ended.error {
+        let policy = sub.and_then(|s| s.retry_policy.as_ref());
+        if let Some(due) = retry_due(policy, dispatch, error, now) {
+            tracing::info!(code = %error.code, due = %due, "dispatch failed; retry scheduled");
+            match d.store.requeue(org, &dispatch.id, due, error.clone()).await {
+                Ok(_) => return,
+                Err(e) => tracing::error!(error = %e, "requeue failed; recording the failure"),
+            }
+        }
+    }
+    let status = if ended.error.is_some() {
+        TerminalStatus::Failed
+    } else {
+        TerminalStatus::Delivered
+    };
+    match &ended.error {
+        Some(e) => tracing::info!(code = %e.code, message = %e.message, "dispatch failed"),
+        None => tracing::info!(duration_ms = ended.duration_ms, "dispatch delivered"),
+    }
+    let outcome = FinishOutcome {
+        status,
+        last_error: ended.error,
+        finished_at: now,
+        duration_ms: ended.duration_ms,
+        fuel_used: ended.fuel_used,
+        peak_memory_bytes: ended.peak_memory_bytes,
+        commit_sha: ended.commit_sha,
+        output_excerpt: ended.output_excerpt,
+    };
+    if let Err(e) = d.store.finish(org, &dispatch.id, outcome).await {
+        // Typically: the subscription (and its history) was deleted during the run.
+        tracing::warn!(error = %e, "recording the end of the dispatch failed");
+    }
+}
