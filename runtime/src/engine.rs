@@ -149,6 +149,21 @@ impl Engine {
         let _permit = self.inner.slots.clone().acquire_owned().await.ok();
         self.inner.sandbox.run(prepared, request).await
     }
+
+    /// Like [`Engine::run`], but the guest is stopped when `interrupt` completes first
+    /// (shutdown): the outcome is then `interrupted`. Waits for an instance slot too.
+    pub async fn run_until(
+        &self,
+        prepared: &runbox_host_api::Prepared,
+        request: RunRequest,
+        interrupt: impl Future<Output = ()> + Send,
+    ) -> RunOutcome {
+        let _permit = self.inner.slots.clone().acquire_owned().await.ok();
+        self.inner
+            .sandbox
+            .run_until(prepared, request, interrupt)
+            .await
+    }
 }
 
 fn build(settings: &EngineSettings, pooling: bool) -> Result<wasmtime::Engine> {

@@ -251,7 +251,6 @@ async fn execute_for(
         return Err(error);
     } else {
         d.engine
-            .sandbox()
             .run_until(handle.prepared(), request, d.interrupt_signal())
             .await
     };
