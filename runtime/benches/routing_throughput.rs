@@ -1,0 +1,311 @@
+//! End-to-end event routing throughput: publish -> durable dispatches -> workers -> noop
+//! runbook -> `delivered`, with the real `Runtime` on a sled store in a temp data dir.
+//!
+//! `cargo bench -p runbox --bench routing_throughput` (release). Prints figures; asserts
+//! nothing about speed. Every event fans out to 10 active subscriptions of the noop runbook
+//! (a real git repository over `file://`) on a connection whose agent is online.
+//! - throughput: N events from a few concurrent publishers with W workers running (W = 2
+//!   and 4); time until every dispatch is `delivered` (dispatches/s delivered) and until
+//!   every publish was acknowledged (events/s acknowledged);
+//! - paced: 1,000 events/s for ~5 s from 16 publishers, workers delivering meanwhile:
+//!   publish ack p50/p99 (the target is p99 < 5 ms).
+//!
+//! Delivery is counted through the per-subscription stats (hourly counters), so polling
+//! does not scan dispatches. Every wait is bounded; a bound that is hit is reported.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use git2::{Repository, Signature};
+use runbox::dispatch::WorkerSettings;
+use runbox::model::{
+    AccessMode, ConnectionSpec, ConnectionType, Secrets, SubscriptionSpec, SubscriptionStatus,
+};
+use runbox::{EngineSettings, RepoConfig, Runtime};
+
+const ORG: &str = "acme";
+const EVENT: &str = "alert.sensitive_data_detected";
+const RUNBOOK: &str = "noop.runbook.wasm";
+const CONNECTION: &str = "bash-ops";
+const SUBSCRIPTIONS: usize = 10;
+const THROUGHPUT_EVENTS: usize = 2_000;
+const THROUGHPUT_PUBLISHERS: usize = 8;
+const PACED_EVENTS: usize = 5_000;
+const PACED_RATE: u64 = 1_000;
+const PACED_PUBLISHERS: usize = 16;
+/// Longest wait for a throughput batch to be delivered.
+const DELIVERY_BOUND: Duration = Duration::from_secs(30);
+/// Longest wait for the paced run's backlog to drain (reported, not required).
+const DRAIN_BOUND: Duration = Duration::from_secs(20);
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "routing_throughput: {cores} cores ({cores} tokio worker threads), {SUBSCRIPTIONS} active subscriptions per event, noop runbook, sled store (durable acks)"
+    );
+    runtime.block_on(bench());
+}
+
+/// A temp dir with a bare git repository holding the noop runbook, and a data dir.
+struct World {
+    tmp: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(tmp.path().join("source.git")).unwrap();
+        let wasm = std::fs::read(runbox_fixtures::fixtures::NOOP).unwrap();
+        let blob = repo.blob(&wasm).unwrap();
+        let mut tree = repo.treebuilder(None).unwrap();
+        tree.insert(RUNBOOK, blob, 0o100644).unwrap();
+        let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+        let sig = Signature::now("Alex Morgan", "alex.morgan@acme.com").unwrap();
+        let id = repo
+            .commit(None, &sig, &sig, "runbooks", &tree, &[])
+            .unwrap();
+        repo.reference("refs/heads/main", id, true, "bench")
+            .unwrap();
+        repo.set_head("refs/heads/main").unwrap();
+        World { tmp }
+    }
+
+    fn repo_url(&self) -> String {
+        format!("file://{}", self.tmp.path().join("source.git").display())
+    }
+
+    /// A runtime with `workers` workers, routing on, the connection and 10 subscriptions.
+    async fn runtime(&self, workers: usize) -> (Runtime, Vec<String>) {
+        let rt = Runtime::builder()
+            .data_dir(self.tmp.path().join("data"))
+            .repository(ORG, RepoConfig::new(self.repo_url()))
+            .engine_settings(EngineSettings {
+                max_instances: 8,
+                ..EngineSettings::default()
+            })
+            .worker_settings(WorkerSettings {
+                workers,
+                ..WorkerSettings::default()
+            })
+            .build()
+            .await
+            .expect("runtime builds");
+        rt.set_event_routing(ORG, true, "admin").await.unwrap();
+        rt.create_connection(ORG, connection_spec(), "admin")
+            .await
+            .unwrap();
+        let mut subs = Vec::new();
+        for i in 0..SUBSCRIPTIONS {
+            let spec = SubscriptionSpec {
+                name: format!("noop-{i}"),
+                description: "bench".into(),
+                event_types: vec![EVENT.to_string()],
+                runbook_repository: self.repo_url(),
+                runbook_file: RUNBOOK.to_string(),
+                connection_name: CONNECTION.to_string(),
+                parameter_mapping: BTreeMap::new(),
+                status: SubscriptionStatus::Active,
+                retry_policy: None,
+            };
+            subs.push(rt.create_subscription(ORG, spec, "admin").await.unwrap().id);
+        }
+        (rt, subs)
+    }
+}
+
+fn connection_spec() -> ConnectionSpec {
+    ConnectionSpec {
+        name: CONNECTION.to_string(),
+        kind: ConnectionType::Custom,
+        subtype: String::new(),
+        tags: vec![],
+        agent_id: Some("agent-1".into()),
+        access_mode_exec: AccessMode::Enabled,
+        access_mode_connect: AccessMode::Disabled,
+        access_mode_runbooks: AccessMode::Enabled,
+        plugins: vec!["runbooks".into()],
+        secrets: Secrets::default(),
+        command: vec!["bash".into()],
+    }
+}
+
+fn payload(n: usize) -> serde_json::Value {
+    serde_json::json!({"session_id": format!("ses_{n:08}"), "user": "alex.morgan@acme.com",
+        "connection": "conn-prod-pg", "types_detected": ["EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER"],
+        "total_detections": 12, "occurred_at": "2026-05-04T14:30:00Z"})
+}
+
+/// Delivered and failed dispatches over all subscriptions (hourly counters: cheap).
+async fn finished(rt: &Runtime, subs: &[String]) -> (u64, u64) {
+    let (mut delivered, mut failed) = (0, 0);
+    for id in subs {
+        let stats = rt.get_subscription(ORG, id).await.unwrap().stats;
+        delivered += stats.delivered_count_7d;
+        failed += stats.failed_count_7d;
+    }
+    (delivered, failed)
+}
+
+/// Polls until `target` dispatches finished or `bound` passed; returns the last counts.
+async fn wait_finished(rt: &Runtime, subs: &[String], target: u64, bound: Duration) -> (u64, u64) {
+    let start = Instant::now();
+    loop {
+        let (d, f) = finished(rt, subs).await;
+        if d + f >= target || start.elapsed() > bound {
+            return (d, f);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// `events` publishes from `publishers` tasks (each paced to `rate / publishers` per second
+/// when `rate` is set), numbered from `first`; returns every ack latency and the wall time.
+async fn publish_all(
+    rt: &Arc<Runtime>,
+    first: usize,
+    publishers: usize,
+    events: usize,
+    rate: Option<u64>,
+) -> (Vec<Duration>, Duration) {
+    let per_task = events / publishers;
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for task in 0..publishers {
+        let rt = Arc::clone(rt);
+        handles.push(tokio::spawn(async move {
+            let interval = rate.map(|r| Duration::from_secs_f64(publishers as f64 / r as f64));
+            let mut latencies = Vec::with_capacity(per_task);
+            let t0 = Instant::now();
+            for i in 0..per_task {
+                if let Some(interval) = interval {
+                    tokio::time::sleep_until((t0 + interval * i as u32).into()).await;
+                }
+                let n = first + task * per_task + i;
+                let producer_id = format!("ses_{n:08}:{EVENT}");
+                let sent = Instant::now();
+                let receipt = rt
+                    .publish(ORG, EVENT, payload(n), Some(&producer_id))
+                    .await
+                    .unwrap();
+                latencies.push(sent.elapsed());
+                assert_eq!(receipt.dispatch_ids.len(), SUBSCRIPTIONS);
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::with_capacity(events);
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    (all, started.elapsed())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// p50, p99 and max of `latencies`, in ms.
+fn percentiles(mut latencies: Vec<Duration>) -> (f64, f64, f64) {
+    latencies.sort();
+    let n = latencies.len();
+    let pct = |p: f64| ms(latencies[((n as f64 * p) as usize).min(n - 1)]);
+    (pct(0.50), pct(0.99), ms(latencies[n - 1]))
+}
+
+/// One warm-up event: fetches the repository, compiles the component, fills the caches.
+async fn warm_up(rt: &Arc<Runtime>, subs: &[String]) -> u64 {
+    let started = Instant::now();
+    publish_all(rt, 1 << 30, 1, 1, None).await;
+    let (d, f) = wait_finished(rt, subs, SUBSCRIPTIONS as u64, DELIVERY_BOUND).await;
+    assert_eq!(
+        (d, f),
+        (SUBSCRIPTIONS as u64, 0),
+        "warm-up dispatches must be delivered"
+    );
+    println!(
+        "  warm-up: {SUBSCRIPTIONS} dispatches delivered in {:.1} ms",
+        ms(started.elapsed())
+    );
+    d
+}
+
+async fn throughput(workers: usize) {
+    let world = World::new();
+    let (rt, subs) = world.runtime(workers).await;
+    let rt = Arc::new(rt);
+    println!("throughput, {workers} workers, {THROUGHPUT_PUBLISHERS} publishers:");
+    let base = warm_up(&rt, &subs).await;
+    let target = base + (THROUGHPUT_EVENTS * SUBSCRIPTIONS) as u64;
+    let started = Instant::now();
+    let (lat, acked) = publish_all(&rt, 0, THROUGHPUT_PUBLISHERS, THROUGHPUT_EVENTS, None).await;
+    let (at_ack, _) = finished(&rt, &subs).await;
+    let (d, f) = wait_finished(&rt, &subs, target, DELIVERY_BOUND).await;
+    let wall = started.elapsed();
+    let (d, at_ack) = (d - base, at_ack - base);
+    let (p50, p99, max) = percentiles(lat);
+    println!(
+        "  {THROUGHPUT_EVENTS} events acknowledged in {:.2} s: {:.0} events/s ({:.0} dispatches/s created); ack p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms; {at_ack} delivered by then",
+        acked.as_secs_f64(),
+        THROUGHPUT_EVENTS as f64 / acked.as_secs_f64(),
+        (THROUGHPUT_EVENTS * SUBSCRIPTIONS) as f64 / acked.as_secs_f64(),
+    );
+    let complete = if d + f >= (THROUGHPUT_EVENTS * SUBSCRIPTIONS) as u64 {
+        "all"
+    } else {
+        "BOUND HIT, only"
+    };
+    println!(
+        "  {complete} {d} delivered ({f} failed) {:.2} s after the first publish: {:.0} dispatches/s delivered",
+        wall.as_secs_f64(),
+        d as f64 / wall.as_secs_f64(),
+    );
+    rt.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn paced(workers: usize) {
+    let world = World::new();
+    let (rt, subs) = world.runtime(workers).await;
+    let rt = Arc::new(rt);
+    println!(
+        "paced {PACED_RATE} events/s ({} dispatches/s), {PACED_EVENTS} events, {PACED_PUBLISHERS} publishers, {workers} workers:",
+        PACED_RATE as usize * SUBSCRIPTIONS
+    );
+    let base = warm_up(&rt, &subs).await;
+    let (lat, wall) = publish_all(&rt, 0, PACED_PUBLISHERS, PACED_EVENTS, Some(PACED_RATE)).await;
+    let (at_end, _) = finished(&rt, &subs).await;
+    let n = lat.len();
+    let (p50, p99, max) = percentiles(lat);
+    println!(
+        "  {n} events in {:.2} s ({:.0} events/s offered): ack p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms",
+        wall.as_secs_f64(),
+        n as f64 / wall.as_secs_f64(),
+    );
+    let started = Instant::now();
+    let target = base + (n * SUBSCRIPTIONS) as u64;
+    let (d, f) = wait_finished(&rt, &subs, target, DRAIN_BOUND).await;
+    println!(
+        "  {} of {} dispatches delivered when publishing ended; finished {:.2} s later ({} delivered, {f} failed{})",
+        at_end - base,
+        n * SUBSCRIPTIONS,
+        started.elapsed().as_secs_f64(),
+        d - base,
+        if d + f >= target { "" } else { ", BOUND HIT" },
+    );
+    rt.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn bench() {
+    for workers in [2, 4] {
+        throughput(workers).await;
+    }
+    for workers in [2, 4] {
+        paced(workers).await;
+    }
+}
