@@ -4,6 +4,7 @@
 //! A gateway embeds this crate; `runbox` (the binary) is a thin wrapper over [`cli`].
 
 pub mod agent;
+pub mod api;
 pub mod cache;
 pub mod catalog;
 pub mod cli;

@@ -1,0 +1,60 @@
+//! `POST /event-routing/mapping/preview`: renders a parameter mapping against a payload (or
+//! the event type's sample) without dispatching.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult, Json};
+use super::{ApiState, Org};
+use crate::routing::{ParameterMapping, PreviewResult};
+
+/// `{event_type, parameter_mapping, payload?}`, plus optionally the runbook
+/// (`runbook_repository` and `runbook_file`, both or neither) whose params give defaults and
+/// required-param errors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    pub event_type: String,
+    #[serde(default)]
+    pub parameter_mapping: BTreeMap<String, String>,
+    #[serde(default)]
+    pub payload: Option<Value>,
+    #[serde(default)]
+    pub runbook_repository: Option<String>,
+    #[serde(default)]
+    pub runbook_file: Option<String>,
+}
+
+/// 200 `{"params": {...}, "errors": [...]}`: per-param problems are in `errors`; an unknown
+/// event type or a payload breaking the schema is 400.
+pub async fn preview(
+    State(state): State<ApiState>,
+    Org(org): Org,
+    Json(body): Json<PreviewRequest>,
+) -> ApiResult<Json<PreviewResult>> {
+    let runbook = match (&body.runbook_repository, &body.runbook_file) {
+        (Some(repo), Some(file)) => Some((repo.as_str(), file.as_str())),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "runbook_repository and runbook_file go together: give both or neither",
+            ));
+        }
+    };
+    let mapping: ParameterMapping = body.parameter_mapping.into_iter().collect();
+    let result = state
+        .runtime
+        .preview(&org, &body.event_type, &mapping, body.payload, runbook)
+        .await?;
+    Ok(Json(result))
+}
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/event-routing/mapping/preview", post(preview))
+}
