@@ -149,15 +149,15 @@ impl SledStore {
         };
         self.tx(|tx| {
             if renamed {
-                let new_key = Key::org(org).s(&updated.name).done();
-                if tx.has(t::CONNECTION_NAMES, &new_key)? {
-                    return abort(StoreError::DuplicateName {
-                        kind: CONNECTION,
-                        name: updated.name.clone(),
-                    });
-                }
-                tx.del(t::CONNECTION_NAMES, &Key::org(org).s(&old.name).done())?;
-                tx.put_raw(t::CONNECTION_NAMES, new_key, updated.id.as_bytes())?;
+                rename_in_index(
+                    tx,
+                    t::CONNECTION_NAMES,
+                    CONNECTION,
+                    org,
+                    &old.name,
+                    &updated.name,
+                    &updated.id,
+                )?;
                 for sub_id in &users {
                     let key = Key::org(org).s(sub_id).done();
                     if let Some(mut sub) =
@@ -384,15 +384,15 @@ impl SledStore {
         };
         self.tx(|tx| {
             if updated.name != old.name {
-                let new_key = Key::org(org).s(&updated.name).done();
-                if tx.has(t::SUBSCRIPTION_NAMES, &new_key)? {
-                    return abort(StoreError::DuplicateName {
-                        kind: SUBSCRIPTION,
-                        name: updated.name.clone(),
-                    });
-                }
-                tx.del(t::SUBSCRIPTION_NAMES, &Key::org(org).s(&old.name).done())?;
-                tx.put_raw(t::SUBSCRIPTION_NAMES, new_key, updated.id.as_bytes())?;
+                rename_in_index(
+                    tx,
+                    t::SUBSCRIPTION_NAMES,
+                    SUBSCRIPTION,
+                    org,
+                    &old.name,
+                    &updated.name,
+                    &updated.id,
+                )?;
             }
             require_connection(tx, org, &updated.connection_name)?;
             put_subscription(tx, &updated, Some(&old))?;
@@ -519,6 +519,29 @@ fn put_connection(tx: &Tx<'_>, c: &Connection) -> TxResult<()> {
         Key::org(&c.org).s(&c.id).done(),
         &StoredConnection::new(c.clone()),
     )
+}
+
+/// Moves `id` from `old_name` to `new_name` in a per-org name index, refusing a name
+/// already taken (the index is what makes names unique).
+fn rename_in_index(
+    tx: &Tx<'_>,
+    tree: usize,
+    kind: &'static str,
+    org: &str,
+    old_name: &str,
+    new_name: &str,
+    id: &str,
+) -> TxResult<()> {
+    let new_key = Key::org(org).s(new_name).done();
+    if tx.has(tree, &new_key)? {
+        return abort(StoreError::DuplicateName {
+            kind,
+            name: new_name.to_string(),
+        });
+    }
+    tx.del(tree, &Key::org(org).s(old_name).done())?;
+    tx.put_raw(tree, new_key, id.as_bytes())?;
+    Ok(())
 }
 
 fn require_connection(tx: &Tx<'_>, org: &str, name: &str) -> TxResult<()> {
