@@ -9,6 +9,7 @@ mod inspect;
 mod repo;
 mod report;
 mod run;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ enum Command {
     /// Runbook repositories: `runbox repo list <url-or-path> [--branch B]`.
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    /// Admin API tokens: `runbox token create --org ORG --role admin|read-only`.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// Exit code: the run succeeded.
@@ -65,6 +69,7 @@ impl Cli {
             Command::Run(args) => run::execute(&self, args).await,
             Command::Inspect(args) => inspect::execute(&self, args).await,
             Command::Repo(command) => repo::execute(&self, command).await,
+            Command::Token(command) => token::execute(&self, command).await,
         };
         match result {
             Ok(code) => ExitCode::from(code),

@@ -11,6 +11,7 @@ mod keys;
 mod sled_admin;
 mod sled_dispatch;
 mod sled_store;
+mod sled_tokens;
 mod types;
 
 use async_trait::async_trait;
