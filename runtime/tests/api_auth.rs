@@ -230,6 +230,17 @@ async fn auth_matrix_over_http() {
         let answer = o.call(method, path, None).await;
         assert_eq!(answer.status, 404, "{method} {path}: {answer:?}");
         assert_eq!(answer.body["code"], "not_found", "{method} {path}");
+        // The very answer a made-up id gets: nothing tells "exists elsewhere" apart.
+        let ghost_path = path
+            .replace(&conn_id, "con_00000000000000000000000000")
+            .replace(&sub_id, "sub_00000000000000000000000000")
+            .replace(&dispatch_id, "dsp_00000000000000000000000000")
+            .replace(CONNECTION, "no-such-connection")
+            .replace(AGENT_ID, "no-such-agent")
+            .replace(&format!("/orgs/{ORG}/"), "/orgs/no-such-org/");
+        assert_ne!(&ghost_path, path);
+        let ghost = o.call(method, &ghost_path, None).await;
+        assert_eq!(answer.raw, ghost.raw, "{method} {path} vs {ghost_path}");
         for leak in [&conn_id, &sub_id, &dispatch_id, "revoke", ORG] {
             assert!(
                 !answer.raw.contains(leak),

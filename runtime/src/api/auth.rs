@@ -6,7 +6,7 @@
 //! messages are fixed texts. Which org a request acts on comes only from the token, so
 //! another org's objects are simply not found (404).
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -32,6 +32,15 @@ impl From<AuthError> for ApiError {
         };
         ApiError::new(status, e.code(), e.to_string())
     }
+}
+
+/// Middleware: marks `Authorization` sensitive so that `Debug` of the request or its
+/// headers (a tracing field, a panic message) prints `Sensitive`, never the token.
+pub async fn mark_authorization_sensitive(mut req: Request) -> Request {
+    if let Some(value) = req.headers_mut().get_mut(AUTHORIZATION) {
+        value.set_sensitive(true);
+    }
+    req
 }
 
 /// The token text of `Authorization: Bearer <token>` (scheme in any ASCII case).
@@ -84,5 +93,22 @@ impl FromRequestParts<ApiState> for Admin {
             ));
         }
         Ok(Admin(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn authorization_is_sensitive_after_the_middleware() {
+        let req = Request::builder()
+            .header(AUTHORIZATION, "Bearer rbx_tok_x_0123456789abcdef")
+            .body(axum::body::Body::empty())
+            .unwrap_or_default();
+        let req = mark_authorization_sensitive(req).await;
+        let debug = format!("{:?}", req.headers());
+        assert!(!debug.contains("0123456789abcdef"), "{debug}");
+        assert!(debug.contains("Sensitive"), "{debug}");
     }
 }

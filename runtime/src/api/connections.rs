@@ -67,7 +67,8 @@ impl ConnectionRequest {
             kind: self.kind,
             subtype: self.subtype,
             tags: self.tags,
-            agent_id: self.agent_id,
+            // hoop clients send `""` for "no agent".
+            agent_id: self.agent_id.filter(|a| !a.is_empty()),
             access_mode_exec: self.access_mode_exec,
             access_mode_connect: self.access_mode_connect,
             access_mode_runbooks: self.access_mode_runbooks,

@@ -80,6 +80,9 @@ pub fn router(state: ApiState) -> Router {
                 "method not allowed on this route",
             )
         })
+        .layer(axum::middleware::map_request(
+            auth::mark_authorization_sensitive,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
