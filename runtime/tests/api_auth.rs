@@ -519,3 +519,85 @@ async fn token_secrets_appear_in_no_answer_audit_record_or_log() {
     }
     assert!(!logs.contains("hunter2") && !audit_text.contains("hunter2"));
 }
+
+/// `/tokens`: an admin lists, creates and revokes the org's tokens while the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_managed_over_http() {
+    let world = World::new();
+    let rt = Arc::new(world.ready(0).await);
+    let admin = rt
+        .create_token(ORG, Role::Admin, "root", "test")
+        .await
+        .unwrap();
+    let other = rt
+        .create_token(OTHER_ORG, Role::Admin, "", "test")
+        .await
+        .unwrap();
+    let server = serve(ApiState::new(rt.clone())).await;
+    let a = server.client(Some(&admin.secret_text));
+
+    let created = a
+        .call(
+            "POST",
+            "/tokens",
+            Some(json!({"role": "read-only", "label": "grafana"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!(created.body["org"], ORG);
+    assert_eq!(created.body["role"], "read-only");
+    let text = created.body["token"].as_str().unwrap().to_string();
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert!(text.starts_with(&format!("rbx_{id}_")), "{text}");
+    let r = server.client(Some(&text));
+    assert_eq!(r.call("GET", "/connections", None).await.status, 200);
+    assert_error(&r.call("GET", "/tokens", None).await, 403, "admin");
+    assert_error(
+        &r.call("POST", "/tokens", Some(json!({"role": "admin"})))
+            .await,
+        403,
+        "admin",
+    );
+
+    let listed = a.call("GET", "/tokens", None).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let items = listed.body.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["label"], "grafana");
+    assert_eq!(items[1]["created_by"], format!("token:{}", admin.id));
+    for secret in [secret_of(&text), secret_of(&admin.secret_text)] {
+        assert!(!listed.raw.contains(secret), "{}", listed.raw);
+    }
+    assert!(!listed.raw.contains("secret_hash"), "{}", listed.raw);
+
+    let a_bad = a
+        .call("POST", "/tokens", Some(json!({"role": "owner"})))
+        .await;
+    assert_error(&a_bad, 400, "owner");
+    let a_bad = a
+        .call(
+            "POST",
+            "/tokens",
+            Some(json!({"role": "admin", "org": OTHER_ORG})),
+        )
+        .await;
+    assert_error(&a_bad, 400, "org");
+
+    // Another org cannot revoke it; its admin can, and it stops working at once.
+    let o = server.client(Some(&other.secret_text));
+    assert_error(
+        &o.call("DELETE", &format!("/tokens/{id}"), None).await,
+        404,
+        "",
+    );
+    assert_eq!(r.call("GET", "/connections", None).await.status, 200);
+    let revoked = a.call("DELETE", &format!("/tokens/{id}"), None).await;
+    assert_eq!((revoked.status, revoked.raw.as_str()), (204, ""));
+    assert_unauthenticated(&r.call("GET", "/connections", None).await, "invalid_token");
+    assert_error(&a.call("DELETE", "/tokens/tok_nope", None).await, 404, "");
+    let listed = a.call("GET", "/tokens", None).await;
+    assert!(listed.body[1]["revoked_at"].is_string(), "{listed:?}");
+
+    server.shutdown().await;
+    rt.shutdown(Duration::from_secs(5)).await;
+}

@@ -465,6 +465,55 @@ async fn malformed_input_is_a_4xx_json_error_naming_the_problem() {
             400,
             "page",
         ),
+        // ---- tokens ----
+        (
+            "POST",
+            "/tokens".into(),
+            JSON,
+            b"{\"role\"".to_vec(),
+            400,
+            "EOF",
+        ),
+        (
+            "POST",
+            "/tokens".into(),
+            JSON,
+            body(json!({"role": 1})),
+            400,
+            "role",
+        ),
+        (
+            "POST",
+            "/tokens".into(),
+            JSON,
+            body(json!({"label": "x"})),
+            400,
+            "role",
+        ),
+        (
+            "POST",
+            "/tokens".into(),
+            JSON,
+            body(json!({"role": "admin", "label": " x"})),
+            400,
+            "label",
+        ),
+        (
+            "POST",
+            "/tokens".into(),
+            JSON,
+            body(json!({"role": "admin", "ttl": 5})),
+            400,
+            "ttl",
+        ),
+        (
+            "DELETE",
+            "/tokens/%FF".into(),
+            None,
+            Vec::new(),
+            404,
+            "not found",
+        ),
         // ---- routes and methods ----
         (
             "GET",
@@ -517,6 +566,7 @@ async fn malformed_input_is_a_4xx_json_error_naming_the_problem() {
         ("POST", subs.clone(), body(json!({"name": big}))),
         ("PUT", agent.clone(), body(json!({"status": big}))),
         ("PUT", flags.clone(), body(json!({"x": big}))),
+        ("POST", "/tokens".to_string(), body(json!({"role": big}))),
         (
             "POST",
             "/event-routing/mapping/preview".to_string(),

@@ -10,7 +10,7 @@
 //! every write is audited with the token's identity (`token:<id>`).
 //!
 //! Resources: [`catalog`], [`subscriptions`], [`dispatches`], [`mapping`], [`events`],
-//! [`connections`], [`agents`], [`feature_flags`].
+//! [`connections`], [`agents`], [`feature_flags`], [`tokens`].
 
 pub mod agents;
 pub mod auth;
@@ -23,6 +23,7 @@ pub mod feature_flags;
 pub mod mapping;
 pub mod secret_input;
 pub mod subscriptions;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(connections::router())
         .merge(agents::router())
         .merge(feature_flags::router())
+        .merge(tokens::router())
         .fallback(|| async { ApiError::not_found("route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
