@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 
 use super::{ApiError, ApiState};
 use crate::auth::{AuthError, Caller};
+use crate::dispatch::RoutingServiceError;
 
 /// A caller with any role (reads).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +25,12 @@ pub struct Admin(pub Caller);
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        let status = match &e {
+        let status = match e {
             AuthError::Missing | AuthError::Invalid => StatusCode::UNAUTHORIZED,
             AuthError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AuthError::Store(crate::StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
-            AuthError::Random(_) | AuthError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Random(_) => StatusCode::SERVICE_UNAVAILABLE,
+            // The same status and code as any other store error (404 for an unknown id).
+            AuthError::Store(e) => return RoutingServiceError::Store(e).into(),
         };
         ApiError::new(status, e.code(), e.to_string())
     }
