@@ -314,7 +314,7 @@ async fn auth_matrix_over_http() {
 /// `runbox token create` writes into the data dir's store; a runtime opened there later
 /// (and again after a restart) accepts that token and its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_survive_a_restart_and_the_cli_issues_them() {
+async fn tokens_survive_a_restart_are_hashed_on_disk_and_the_cli_issues_them() {
     let world = World::new();
     let data_dir = world.data_dir();
     let runbox = |args: &[&str]| {
@@ -356,8 +356,31 @@ async fn tokens_survive_a_restart_and_the_cli_issues_them() {
     let admin = rt.create_token(ORG, Role::Admin, "", "test").await.unwrap();
     let caller = rt.authenticate(&cli_token).await.unwrap();
     assert_eq!((caller.org.as_str(), caller.role), (ORG, Role::ReadOnly));
+    // While a runtime holds the store, the command line says why it cannot open it.
+    let locked = runbox(&["token", "list", "--org", ORG]);
+    assert_eq!(locked.status.code(), Some(2), "{locked:?}");
+    assert!(
+        String::from_utf8_lossy(&locked.stderr).contains("is a runbox server running"),
+        "{locked:?}"
+    );
     rt.shutdown(Duration::from_secs(5)).await;
     drop(rt);
+
+    // Only hashes are on disk: no store file holds a secret, while they do hold the ids.
+    let (mut ids_seen, mut files) = (false, vec![data_dir.join("store")]);
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        ids_seen |= has(&admin.id);
+        for secret in [secret_of(&cli_token), secret_of(&admin.secret_text)] {
+            assert!(!has(secret), "{} holds a token secret", path.display());
+        }
+    }
+    assert!(ids_seen, "the scan reached the token records");
 
     let rt = Arc::new(world.runtime(0).await);
     let server = serve(ApiState::new(rt.clone())).await;
