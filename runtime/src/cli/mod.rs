@@ -26,8 +26,8 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Where repository mirrors and compiled components live (default:
-    /// $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
+    /// Where repository mirrors, compiled components and the store (`store/`, used by
+    /// `runbox token`) live (default: $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
     #[arg(long, global = true, env = "RUNBOX_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
