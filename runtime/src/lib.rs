@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod runtime;
 mod serde_duration;
 pub mod store;
 
+pub use auth::{AuthError, Caller, NewToken, Role};
 pub use cache::{ArtifactCache, CacheOutcome, CacheStats};
 pub use catalog::{Catalog, CatalogEntry, Category, FieldSpec, FieldType, PayloadError};
 pub use component::{ComponentSummary, LoadedComponent};

@@ -9,6 +9,7 @@ mod inspect;
 mod repo;
 mod report;
 mod run;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,8 +26,8 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Where repository mirrors and compiled components live (default:
-    /// $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
+    /// Where repository mirrors, compiled components and the store (`store/`, used by
+    /// `runbox token`) live (default: $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
     #[arg(long, global = true, env = "RUNBOX_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
@@ -49,6 +50,9 @@ enum Command {
     /// Runbook repositories: `runbox repo list <url-or-path> [--branch B]`.
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    /// Admin API tokens: `runbox token create --org ORG --role admin|read-only`.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// Exit code: the run succeeded.
@@ -65,6 +69,7 @@ impl Cli {
             Command::Run(args) => run::execute(&self, args).await,
             Command::Inspect(args) => inspect::execute(&self, args).await,
             Command::Repo(command) => repo::execute(&self, command).await,
+            Command::Token(command) => token::execute(&self, command).await,
         };
         match result {
             Ok(code) => ExitCode::from(code),

@@ -68,7 +68,7 @@ pub(crate) mod t {
     /// (org, subscription id) -> DispatchError
     pub const SUB_LAST_ERROR: usize = 14;
 
-    pub const NAMES: [&str; 15] = [
+    pub const NAMES: [&str; 16] = [
         "org_flags",
         "connections",
         "connection_names",
@@ -84,6 +84,8 @@ pub(crate) mod t {
         "audit",
         "sub_hourly",
         "sub_last_error",
+        // (token id) -> TokenRecord; operations in store/sled_tokens.rs
+        "api_tokens",
     ];
 }
 
