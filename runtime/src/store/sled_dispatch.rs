@@ -50,13 +50,13 @@ fn not_found(kind: &'static str, id: &str) -> StoreError {
 /// Writes a new pending dispatch row and its per-subscription index entry; the caller adds
 /// the due entry (one per fan-out) and the audit record.
 fn insert_pending(tx: &Tx<'_>, d: &Dispatch) -> TxResult<()> {
-    tx.put(t::DISPATCHES, dispatch_key(&d.org, &d.id), d)?;
+    tx.put_dispatch(dispatch_key(&d.org, &d.id), d)?;
     let by_sub = Key::org(&d.org).s(&d.subscription_id).s(&d.id).done();
     tx.put_raw(t::DISPATCHES_BY_SUB, by_sub, &[])
 }
 
 fn load_dispatch(tx: &Tx<'_>, org: &str, id: &str) -> TxResult<Dispatch> {
-    match tx.get::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)? {
+    match tx.get_dispatch(&dispatch_key(org, id))? {
         Some(d) => Ok(d),
         None => abort(not_found(DISPATCH, id)),
     }
@@ -211,7 +211,7 @@ impl SledStore {
 
     pub(crate) fn dispatch_detail_now(&self, org: &str, id: &str) -> StoreResult<DispatchDetail> {
         let dispatch: Dispatch = self
-            .read(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)?
+            .read_dispatch(&dispatch_key(org, id))?
             .ok_or_else(|| not_found(DISPATCH, id))?;
         let event_payload = self.event_now(org, &dispatch.event_id)?.payload;
         let subscription_name = self.subscription_now(org, &dispatch.subscription_id)?.name;
@@ -255,9 +255,7 @@ impl SledStore {
             let (Some(_), Some(_), Some(id)) = (r.s(), r.s(), r.s()) else {
                 continue;
             };
-            if let Some(d) =
-                self.read::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)?
-            {
+            if let Some(d) = self.read_dispatch(&dispatch_key(org, id))? {
                 items.push(d);
             }
         }
@@ -349,7 +347,7 @@ pub(crate) fn requeue_in(
     d.lease_until = None;
     let detail = format!("{} (retry due {due_at})", error.code);
     d.last_error = Some(error);
-    tx.put(t::DISPATCHES, dispatch_key(&d.org, &d.id), &*d)?;
+    tx.put_dispatch(dispatch_key(&d.org, &d.id), d)?;
     put_due(tx, due_at, &d.org, &d.id, &[d.id.as_str()])?;
     Ok(Transition {
         object_id: d.id.clone(),

@@ -186,7 +186,7 @@ fn end_one(
     counts: &mut HourlyCounts,
 ) -> TxResult<StoreResult<(Dispatch, Transition)>> {
     let key = dispatch_key(&q.org, &q.id);
-    let Some(mut d) = tx.get::<Dispatch>(t::DISPATCHES, &key, DISPATCH)? else {
+    let Some(mut d) = tx.get_dispatch(&key)? else {
         return Ok(Err(StoreError::NotFound {
             kind: DISPATCH,
             id: q.id.clone(),
@@ -211,7 +211,7 @@ fn end_one(
             d.peak_memory_bytes = outcome.peak_memory_bytes;
             d.commit_sha = outcome.commit_sha.clone();
             d.output_excerpt = outcome.output_excerpt.clone();
-            tx.put(t::DISPATCHES, key, &d)?;
+            tx.put_dispatch(key, &d)?;
             counts.add(&d, outcome.finished_at);
             Transition {
                 object_id: d.id.clone(),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::keys::{Key, KeyReader};
 use super::sled_audit::Transition;
-use super::sled_dispatch::{DISPATCH, dispatch_key, requeue_in};
+use super::sled_dispatch::{dispatch_key, requeue_in};
 use super::sled_store::{HourCounts, SledStore, Tx, TxResult, decode, t};
 use super::{ClaimCandidate, ClaimFilter, Recovery, RecoveryPolicy, StoreResult};
 use crate::error::StoreError;
@@ -141,7 +141,7 @@ impl SledStore {
                         continue;
                     }
                     let key = dispatch_key(&pick.org, id);
-                    let Some(mut d) = tx.get::<Dispatch>(t::DISPATCHES, &key, DISPATCH)? else {
+                    let Some(mut d) = tx.get_dispatch(&key)? else {
                         continue;
                     };
                     if d.status != DispatchStatus::Pending {
@@ -151,7 +151,7 @@ impl SledStore {
                     d.attempt += 1;
                     d.dispatched_at = Some(now);
                     d.lease_until = Some(lease_until);
-                    tx.put(t::DISPATCHES, key, &d)?;
+                    tx.put_dispatch(key, &d)?;
                     audit.entry(&pick.org).or_default().push(Transition {
                         object_id: d.id.clone(),
                         from: Some("pending".into()),
@@ -217,8 +217,7 @@ impl SledStore {
                 if total >= limit {
                     break;
                 }
-                let row =
-                    self.read::<Dispatch>(t::DISPATCHES, &dispatch_key(org, &id), DISPATCH)?;
+                let row = self.read_dispatch(&dispatch_key(org, &id))?;
                 let Some(dispatch) = row.filter(|d| d.status == DispatchStatus::Pending) else {
                     pick.stale.insert(id);
                     continue;
@@ -296,7 +295,7 @@ impl SledStore {
             let members: Vec<(String, String)> = decode(&value, "claim entry")?;
             let mut decided = Vec::new();
             for (org, id) in &members {
-                let row = self.read::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)?;
+                let row = self.read_dispatch(&dispatch_key(org, id))?;
                 let Some(d) = row.filter(|d| d.status == DispatchStatus::Processing) else {
                     continue;
                 };
@@ -307,7 +306,7 @@ impl SledStore {
                 let mut moved = Vec::new();
                 for (org, id, decision) in &decided {
                     let key = dispatch_key(org, id);
-                    let Some(mut d) = tx.get::<Dispatch>(t::DISPATCHES, &key, DISPATCH)? else {
+                    let Some(mut d) = tx.get_dispatch(&key)? else {
                         continue;
                     };
                     if d.status != DispatchStatus::Processing {
@@ -319,7 +318,7 @@ impl SledStore {
                             d.last_error = Some(error.clone());
                             d.finished_at = Some(now);
                             d.lease_until = None;
-                            tx.put(t::DISPATCHES, key, &d)?;
+                            tx.put_dispatch(key, &d)?;
                             let mut counts = HourlyCounts::default();
                             counts.add(&d, now);
                             counts.write(tx)?;
