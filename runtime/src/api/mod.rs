@@ -13,7 +13,9 @@
 pub mod catalog;
 pub mod dispatches;
 pub mod error;
+pub mod hooks;
 pub mod mapping;
+pub mod sessions;
 pub mod subscriptions;
 
 use std::sync::Arc;
@@ -93,6 +95,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(subscriptions::router())
         .merge(dispatches::router())
         .merge(mapping::router())
+        .merge(sessions::router())
+        .merge(hooks::router())
         .fallback(|| async { ApiError::not_found("route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
