@@ -298,3 +298,39 @@ async fn a_hook_posting_to_a_host_off_the_allow_list_is_policy_denied() {
     assert_eq!(rt.hook_runs(ORG, SID).unwrap(), vec![run]);
     assert!(rx.try_recv().is_err(), "nothing reached the receiver");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_command_hook_reads_the_payload_from_its_environment() {
+    let plain = fixture(runbox_fixtures::fixtures::PLAIN_EXIT);
+    let sidecar = fixture(runbox_fixtures::fixtures::PLAIN_EXIT_SIDECAR);
+    let (world, _) = HookWorld::new(&[
+        (OPEN_HOOK, &plain),
+        ("hoop-hooks/session-open.runbook.toml", &sidecar),
+    ]);
+    let rt = world
+        .runtime(
+            siem_config("http://127.0.0.1:9/x"),
+            loopback_egress(9),
+            Limits::default(),
+            Duration::from_secs(15),
+        )
+        .await;
+    let run = rt.session_opened(ORG, session(SID)).wait().await.unwrap();
+    assert_eq!(run.error, None, "{run:#?}");
+    assert_eq!(run.exit_code, 0);
+    // The bytes of HOOP_RUNBOOK_HOOK_PAYLOAD are hoop's open payload, exactly.
+    let len = expected_open(SID, "").len();
+    assert!(
+        run.output
+            .starts_with(&format!("payload_len={len}\ntarget=\n")),
+        "{run:#?}"
+    );
+    // No close hook in this repository: nothing runs, nothing is recorded.
+    assert!(
+        rt.session_closed(ORG, SID, None, None)
+            .wait()
+            .await
+            .is_none()
+    );
+    assert_eq!(rt.hook_runs(ORG, SID).unwrap().len(), 1);
+}
