@@ -334,3 +334,61 @@ async fn a_plain_command_hook_reads_the_payload_from_its_environment() {
     );
     assert_eq!(rt.hook_runs(ORG, SID).unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_without_a_hook_repository_runs_and_records_nothing() {
+    let (world, _) = HookWorld::siem();
+    // The same repository, configured without `hook_config_ttl`: hooks are off (hoop's rule).
+    let rt = runbox::Runtime::builder()
+        .data_dir(world.tmp.path().join("data"))
+        .repository(ORG, runbox::RepoConfig::new(world.source.file_url()))
+        .workers(0)
+        .build()
+        .await
+        .unwrap();
+    assert!(rt.session_opened(ORG, session(SID)).wait().await.is_none());
+    assert!(
+        rt.session_closed(ORG, SID, Some(0), None)
+            .wait()
+            .await
+            .is_none()
+    );
+    // An org the runtime does not know at all.
+    assert!(
+        rt.session_opened("nobody-org", session(SID))
+            .wait()
+            .await
+            .is_none()
+    );
+    assert!(rt.hook_runs(ORG, SID).unwrap().is_empty());
+    assert_eq!(
+        rt.repositories().status(ORG)[0].fetches,
+        0,
+        "nothing fetched for hooks"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hook_output_is_capped_at_4096_bytes_with_hoops_suffix() {
+    // output-flood returns 4 MiB (its default) after flooding stdout and the log.
+    let flood = fixture(runbox_fixtures::fixtures::OUTPUT_FLOOD);
+    let (world, _) = HookWorld::new(&[(CLOSE_HOOK, &flood)]);
+    let rt = world
+        .runtime(
+            siem_config("http://127.0.0.1:9/x"),
+            loopback_egress(9),
+            Limits::default(),
+            Duration::from_secs(15),
+        )
+        .await;
+    let run = rt
+        .session_closed(ORG, SID, Some(0), None)
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(run.error, None, "{:?}", run.error);
+    let suffix = format!(" [truncated {} byte(s)]", (4u64 << 20) - 4096);
+    assert!(run.output.ends_with(&suffix), "{}", &run.output[4000..]);
+    assert_eq!(run.output.len(), HOOK_OUTPUT_BYTES + suffix.len());
+    assert_eq!(rt.hook_runs(ORG, SID).unwrap(), vec![run]);
+}

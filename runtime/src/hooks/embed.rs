@@ -18,17 +18,15 @@ use crate::runtime::{Runtime, RuntimeBuilder};
 /// and tools [`HookTicket::wait`] for the recorded run.
 #[derive(Debug)]
 pub struct HookTicket {
-    task: Option<tokio::task::JoinHandle<Option<HookRun>>>,
+    task: tokio::task::JoinHandle<Option<HookRun>>,
 }
 
 impl HookTicket {
     /// Waits for the hook's recorded run; `None` when no hook ran (hooks off for the org,
     /// no such hook in the repository, a `plain-exec` session).
     pub async fn wait(self) -> Option<HookRun> {
-        match self.task {
-            Some(task) => task.await.ok().flatten(),
-            None => None,
-        }
+        // A hook task that panicked recorded nothing: same as no run.
+        self.task.await.ok().flatten()
     }
 }
 
@@ -82,7 +80,7 @@ impl Runtime {
             .handle
             .clone()
             .spawn(async move { runner.fire(&org, fired).await });
-        HookTicket { task: Some(task) }
+        HookTicket { task }
     }
 
     /// The recorded hook runs of a session, oldest first.

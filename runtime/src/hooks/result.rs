@@ -2,7 +2,7 @@
 //! execution_time_sec}` plus what runbox knows besides (which hook, when, from which
 //! commit, the classified error, resources used).
 
-use runbox_host_api::{ErrorCode, RunOutcome, cap_text};
+use runbox_host_api::{ErrorCode, RunOutcome, cap_text, truncation_marker};
 use serde::{Deserialize, Serialize};
 
 /// Bytes of hook output kept (hoop's cap); the rest is cut with hoop's
@@ -12,6 +12,33 @@ pub const HOOK_OUTPUT_BYTES: usize = 4096;
 /// The exit code recorded when a hook did not exit by itself (a trap, a limit, the wall
 /// bound, a hook that could not load): `error.code` says why.
 pub const NO_EXIT_CODE: i32 = -1;
+
+/// Caps `text` at [`HOOK_OUTPUT_BYTES`] with hoop's suffix. Text the sandbox already cut
+/// at its own (larger) output cap ends with a marker; that marker is replaced, so the one
+/// suffix counts every byte dropped.
+fn cap_output(mut text: String) -> String {
+    let earlier = earlier_drop(&text);
+    if let Some((_, marker_len)) = earlier {
+        text.truncate(text.len() - marker_len);
+    }
+    let earlier = earlier.map_or(0, |(dropped, _)| dropped);
+    let (mut text, dropped) = cap_text(text, HOOK_OUTPUT_BYTES);
+    if earlier > 0 {
+        if dropped > 0 {
+            text.truncate(text.len() - truncation_marker(dropped).len());
+        }
+        text.push_str(&truncation_marker(dropped + earlier));
+    }
+    text
+}
+
+/// The count and length of a trailing ` [truncated N byte(s)]` marker.
+fn earlier_drop(text: &str) -> Option<(u64, usize)> {
+    let body = text.strip_suffix(" byte(s)]")?;
+    let start = body.rfind(" [truncated ")?;
+    let n: u64 = body[start + " [truncated ".len()..].parse().ok()?;
+    Some((n, text.len() - start))
+}
 
 /// Failures where the hook did not end by itself: stopped by a limit or interrupted.
 fn stopped(code: ErrorCode) -> bool {
@@ -113,7 +140,7 @@ impl HookRun {
         HookRun {
             id: ctx.id,
             exit_code,
-            output: cap_text(text, HOOK_OUTPUT_BYTES).0,
+            output: cap_output(text),
             execution_time_sec: seconds,
             sid: ctx.sid,
             hook: ctx.hook.to_owned(),
@@ -131,7 +158,7 @@ impl HookRun {
         HookRun {
             id: ctx.id,
             exit_code: NO_EXIT_CODE,
-            output: cap_text(message.clone(), HOOK_OUTPUT_BYTES).0,
+            output: cap_output(message.clone()),
             execution_time_sec: seconds,
             sid: ctx.sid,
             hook: ctx.hook.to_owned(),
@@ -156,7 +183,7 @@ impl HookRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runbox_host_api::{Failure, Usage, truncation_marker};
+    use runbox_host_api::{Failure, Usage};
     use std::time::Duration;
 
     fn ctx() -> RunContext {
@@ -199,6 +226,22 @@ mod tests {
         );
         assert_eq!(truncation_marker(904), " [truncated 904 byte(s)]");
         assert_eq!(run.execution_time_sec, 1.5);
+    }
+
+    #[test]
+    fn a_sandbox_marker_is_folded_into_one_suffix() {
+        let cut_once = format!("{}{}", "y".repeat(65536), truncation_marker(1000));
+        assert_eq!(
+            cap_output(cut_once),
+            format!(
+                "{}{}",
+                "y".repeat(4096),
+                truncation_marker(1000 + 65536 - 4096)
+            )
+        );
+        let short = format!("abc{}", truncation_marker(7));
+        assert_eq!(cap_output(short), format!("abc{}", truncation_marker(7)));
+        assert_eq!(cap_output("no marker".into()), "no marker");
     }
 
     #[test]

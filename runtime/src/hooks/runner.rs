@@ -95,16 +95,23 @@ impl HookRunner {
             Fired::Open(info) => (info.sid.clone(), HookKind::SessionOpen),
             Fired::Close { sid, .. } => (sid.clone(), HookKind::SessionClose),
         };
+        // hoop enables hooks with the repository's TTL setting: an org without a hook
+        // repository costs nothing here, not even a journal write.
+        if !self.repos.status(org).iter().any(|s| s.hooks_enabled) {
+            return None;
+        }
         let span = tracing::info_span!("hook", %org, %sid, hook = kind.as_str());
+        let fired_at = Timestamp::now().to_string();
         async {
             let outer = self.settings.bound + OUTER_GRACE;
-            let run = match tokio::time::timeout(outer, self.fire_inner(org, fired)).await
+            let work = self.fire_inner(org, fired, fired_at.clone());
+            let run = match tokio::time::timeout(outer, work).await
             {
                 Ok(run) => run?,
                 // Only the parts outside the sandbox (a first fetch, a wait for a slot)
                 // can get here; the sandbox stops the guest at the same bound itself.
                 Err(_) => HookRun::failed(
-                    Self::started_ctx(&sid, kind),
+                    Self::started_ctx(&sid, kind, fired_at),
                     "deadline_exceeded",
                     format!(
                         "the {} hook did not finish within the hook bound of {} ms",
@@ -127,18 +134,18 @@ impl HookRunner {
         .await
     }
 
-    fn started_ctx(sid: &str, kind: HookKind) -> RunContext {
+    fn started_ctx(sid: &str, kind: HookKind, started_at: String) -> RunContext {
         RunContext {
             id: super::payload::hook_id(kind, sid),
             sid: sid.to_owned(),
             hook: kind.as_str(),
-            started_at: Timestamp::now().to_string(),
+            started_at,
             repository: None,
             commit: None,
         }
     }
 
-    async fn fire_inner(&self, org: &str, fired: Fired) -> Option<HookRun> {
+    async fn fire_inner(&self, org: &str, fired: Fired, fired_at: String) -> Option<HookRun> {
         let started = Instant::now();
         let (payload, connection) = match fired {
             Fired::Open(info) => {
@@ -203,7 +210,7 @@ impl HookRunner {
             }
         };
         let kind = payload.kind();
-        let mut ctx = Self::started_ctx(&payload.sid, kind);
+        let mut ctx = Self::started_ctx(&payload.sid, kind, fired_at);
         let hooks = match self.repos.hooks(org).await {
             Ok(Some(hooks)) => hooks,
             Ok(None) => return None,
