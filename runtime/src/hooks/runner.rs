@@ -102,6 +102,7 @@ impl HookRunner {
         }
         let span = tracing::info_span!("hook", %org, %sid, hook = kind.as_str());
         let fired_at = Timestamp::now().to_string();
+        let started = Instant::now();
         async {
             let outer = self.settings.bound + OUTER_GRACE;
             let work = self.fire_inner(org, fired, fired_at.clone());
@@ -118,7 +119,7 @@ impl HookRunner {
                         kind.as_str(),
                         self.settings.bound.as_millis()
                     ),
-                    self.settings.bound.as_secs_f64(),
+                    started.elapsed().as_secs_f64(),
                 ),
             };
             match &run.error {
