@@ -13,7 +13,7 @@ use crate::limits::Limits;
 use crate::outcome::{RunOutcome, Usage};
 use crate::output::cap_text;
 use crate::state::HostState;
-use crate::wasi_ctx::command_env;
+use crate::wasi_ctx::{PAYLOAD_ENV, command_env};
 use crate::{Invocation, RunError, RunbookInfo};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -390,6 +390,11 @@ impl Sandbox {
         let kind = prepared.kind();
         let env = match kind {
             ComponentKind::Command => command_env(&invocation),
+            // A session hook gets hoop's payload variable whatever its kind, so a hook
+            // written against hoop's convention works as a runbook component too.
+            ComponentKind::Runbook if matches!(invocation.trigger, crate::Trigger::Hook(_)) => {
+                vec![(PAYLOAD_ENV.to_string(), invocation.payload.clone())]
+            }
             ComponentKind::Runbook => Vec::new(),
         };
         let state = HostState::new(

@@ -13,6 +13,7 @@ pub mod component;
 pub mod dispatch;
 pub mod engine;
 pub mod error;
+pub mod hooks;
 pub mod model;
 pub mod repo;
 pub mod routing;
@@ -27,6 +28,7 @@ pub use component::{ComponentSummary, LoadedComponent};
 pub use dispatch::{ErrorClass, RoutingServiceError};
 pub use engine::{Allocator, Engine, EngineSettings};
 pub use error::{RepoError, RuntimeError, StoreError};
+pub use hooks::{HookRun, HookSettings, HookTicket, SessionInfo};
 pub use repo::{RepoConfig, RepoKey, RepoSettings, Repositories, RunbookHandle, Snapshot};
 pub use routing::{
     CompiledMapping, CompiledPath, ParamError, ParamErrorCode, ParameterMapping, PreviewResult,

@@ -40,11 +40,12 @@ use crate::dispatch::{
 };
 use crate::engine::{Engine, EngineSettings};
 use crate::error::{RuntimeError, StoreError};
+use crate::hooks::{HookJournal, HookRunner, HookSettings};
 use crate::model::{
     Connection, ConnectionSpec, Dispatch, EVENT_ROUTING_FLAG, NewEvent, Subscription,
     SubscriptionSpec, SubscriptionStatus, Timestamp,
 };
-use crate::repo::{RepoConfig, RepoSettings, Repositories};
+use crate::repo::{Clock, RepoConfig, RepoSettings, Repositories, SystemClock};
 use crate::routing::{ParameterMapping, PreviewResult, check_required, preview, validate_mapping};
 use crate::store::{DispatchDetail, Page, SledStore, Store, SubscriptionStats};
 
@@ -64,6 +65,8 @@ pub struct RuntimeBuilder {
     agents_online_by_default: bool,
     config: HashMap<String, Arc<dyn ConfigSource>>,
     egress: HashMap<String, Arc<EgressPolicy>>,
+    pub(crate) hook_settings: HookSettings,
+    pub(crate) repo_clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -90,6 +93,8 @@ impl Default for RuntimeBuilder {
             agents_online_by_default: true,
             config: HashMap::new(),
             egress: HashMap::new(),
+            hook_settings: HookSettings::default(),
+            repo_clock: Arc::new(SystemClock),
         }
     }
 }
@@ -199,7 +204,7 @@ impl RuntimeBuilder {
         let engine = Engine::new(&self.engine, cache)?;
         let mut repo_settings = self.repo_settings.unwrap_or_default();
         repo_settings.data_dir = self.data_dir.clone();
-        let repos = Repositories::new(engine.clone(), repo_settings)?;
+        let repos = Repositories::with_clock(engine.clone(), repo_settings, self.repo_clock)?;
         for (org, config) in self.repositories {
             repos.add(&org, config)?;
         }
@@ -213,6 +218,17 @@ impl RuntimeBuilder {
         // silently or left stuck.
         let recovered = recover(store.as_ref(), Timestamp::now()).await?;
 
+        let hooks = Arc::new(HookRunner {
+            journal: HookJournal::open(&self.data_dir.join("hooks"))?,
+            settings: self.hook_settings,
+            repos: repos.clone(),
+            engine: engine.clone(),
+            store: Arc::clone(&store),
+            limits: self.limits.clone(),
+            config: self.config.clone(),
+            egress: self.egress.clone(),
+            handle: tokio::runtime::Handle::current(),
+        });
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&store),
             repos.clone(),
@@ -235,6 +251,7 @@ impl RuntimeBuilder {
             disabled_events: Mutex::new(HashMap::new()),
             recovered: recovered.len(),
             published: AtomicU64::new(0),
+            hooks,
         })
     }
 }
@@ -275,6 +292,8 @@ pub struct Runtime {
     disabled_events: Mutex<HashMap<String, u64>>,
     recovered: usize,
     published: AtomicU64,
+    /// Session hooks (see [`crate::hooks`]).
+    pub(crate) hooks: Arc<HookRunner>,
 }
 
 impl std::fmt::Debug for Runtime {

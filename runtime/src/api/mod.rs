@@ -20,8 +20,10 @@ pub mod dispatches;
 pub mod error;
 pub mod events;
 pub mod feature_flags;
+pub mod hooks;
 pub mod mapping;
 pub mod secret_input;
+pub mod sessions;
 pub mod subscriptions;
 pub mod tokens;
 
@@ -74,6 +76,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(agents::router())
         .merge(feature_flags::router())
         .merge(tokens::router())
+        .merge(sessions::router())
+        .merge(hooks::router())
         .fallback(|| async { ApiError::not_found("route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

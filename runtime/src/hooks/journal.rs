@@ -1,0 +1,250 @@
+//! Durable hook state, in a sled database of its own (`<data_dir>/hooks`): the recorded
+//! runs, what each open session's hooks need at close, and the per-org hook settings.
+//!
+//! Why its own database rather than trees of the routing store: hook records are written
+//! from fire-and-forget tasks on the session path and must never contend with the
+//! dispatch store's transactions and group commits; and the routing store's file format
+//! stays the routing store's. Every write is flushed before the call returns (the same
+//! crash-not-power-loss guarantee as the routing store, see the README).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::result::HookRun;
+use crate::error::StoreError;
+
+/// Runs kept per session; older ones are dropped first (a session re-opened in a loop
+/// must not grow the journal without bound).
+pub const MAX_RUNS_PER_SESSION: usize = 256;
+
+/// sled's page cache for the hook journal (small: it is append-mostly).
+const CACHE_BYTES: u64 = 16 << 20;
+
+/// Per-org hook settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgHookSettings {
+    /// Hooks see connection secret values (base64, as hoop sends them) in
+    /// `connection_envs`; off (the default): only the keys, each mapped to `""`.
+    #[serde(default)]
+    pub show_secret_values: bool,
+}
+
+/// What a session's close hook needs from its open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct OpenSession {
+    pub verb: String,
+    pub command: Vec<String>,
+    pub input_file: String,
+}
+
+/// The hook journal.
+#[derive(Debug, Clone)]
+pub struct HookJournal {
+    db: sled::Db,
+    runs: sled::Tree,
+    sessions: sled::Tree,
+    settings: sled::Tree,
+}
+
+fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// `org \0 sid \0`: the prefix of a session's keys.
+fn session_prefix(org: &str, sid: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(org.len() + sid.len() + 2);
+    key.extend_from_slice(org.as_bytes());
+    key.push(0);
+    key.extend_from_slice(sid.as_bytes());
+    key.push(0);
+    key
+}
+
+impl HookJournal {
+    /// Opens (or creates) the journal in `dir`.
+    pub fn open(dir: &Path) -> Result<HookJournal, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .open()?;
+        Ok(HookJournal {
+            runs: db.open_tree("runs")?,
+            sessions: db.open_tree("sessions")?,
+            settings: db.open_tree("settings")?,
+            db,
+        })
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Records a run (durable on return), dropping the session's oldest runs past
+    /// [`MAX_RUNS_PER_SESSION`].
+    pub async fn record(&self, org: &str, run: &HookRun) -> Result<(), StoreError> {
+        let prefix = session_prefix(org, &run.sid);
+        let mut key = prefix.clone();
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        let value = serde_json::to_vec(run).map_err(|e| corrupt("hook run", e))?;
+        self.runs.insert(key, value)?;
+        let count = self.runs.scan_prefix(&prefix).keys().count();
+        if count > MAX_RUNS_PER_SESSION {
+            let old: Vec<_> = self
+                .runs
+                .scan_prefix(&prefix)
+                .keys()
+                .take(count - MAX_RUNS_PER_SESSION)
+                .collect::<Result<_, _>>()?;
+            for k in old {
+                self.runs.remove(k)?;
+            }
+        }
+        self.flush().await
+    }
+
+    /// A session's runs, oldest first.
+    pub fn runs(&self, org: &str, sid: &str) -> Result<Vec<HookRun>, StoreError> {
+        self.runs
+            .scan_prefix(session_prefix(org, sid))
+            .values()
+            .map(|v| {
+                let v = v?;
+                serde_json::from_slice(&v).map_err(|e| corrupt("hook run", e))
+            })
+            .collect()
+    }
+
+    /// Remembers a session's open facts (the last open wins).
+    pub(crate) async fn remember_open(
+        &self,
+        org: &str,
+        sid: &str,
+        open: &OpenSession,
+    ) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(open).map_err(|e| corrupt("open session", e))?;
+        self.sessions.insert(session_prefix(org, sid), value)?;
+        self.flush().await
+    }
+
+    /// Takes (and forgets) a session's open facts at close.
+    pub(crate) async fn take_open(
+        &self,
+        org: &str,
+        sid: &str,
+    ) -> Result<Option<OpenSession>, StoreError> {
+        let Some(v) = self.sessions.remove(session_prefix(org, sid))? else {
+            return Ok(None);
+        };
+        self.flush().await?;
+        serde_json::from_slice(&v)
+            .map(Some)
+            .map_err(|e| corrupt("open session", e))
+    }
+
+    /// The org's settings (defaults when never set).
+    pub fn settings(&self, org: &str) -> Result<OrgHookSettings, StoreError> {
+        match self.settings.get(org.as_bytes())? {
+            Some(v) => serde_json::from_slice(&v).map_err(|e| corrupt("hook settings", e)),
+            None => Ok(OrgHookSettings::default()),
+        }
+    }
+
+    /// Replaces the org's settings (durable on return).
+    pub async fn set_settings(
+        &self,
+        org: &str,
+        settings: OrgHookSettings,
+    ) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(&settings).map_err(|e| corrupt("hook settings", e))?;
+        self.settings.insert(org.as_bytes(), value)?;
+        self.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::result::{HookRun, NO_EXIT_CODE};
+
+    fn run(sid: &str, n: usize) -> HookRun {
+        HookRun {
+            id: format!("id-{n}"),
+            exit_code: 0,
+            output: String::new(),
+            execution_time_sec: 0.0,
+            sid: sid.into(),
+            hook: "session-open".into(),
+            started_at: String::new(),
+            repository: None,
+            commit: None,
+            error: None,
+            fuel_used: None,
+            peak_memory_bytes: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_survive_reopen_and_stay_per_org_and_session() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let j = HookJournal::open(tmp.path()).unwrap();
+            j.record("acme", &run("s1", 1)).await.unwrap();
+            j.record("acme", &run("s1", 2)).await.unwrap();
+            j.record("acme", &run("s10", 3)).await.unwrap();
+            j.record("other", &run("s1", 4)).await.unwrap();
+            j.set_settings(
+                "acme",
+                OrgHookSettings {
+                    show_secret_values: true,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let j = HookJournal::open(tmp.path()).unwrap();
+        let ids: Vec<_> = j
+            .runs("acme", "s1")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["id-1", "id-2"]);
+        assert_eq!(j.runs("other", "s1").unwrap().len(), 1);
+        assert!(j.runs("acme", "nope").unwrap().is_empty());
+        assert!(j.settings("acme").unwrap().show_secret_values);
+        assert!(!j.settings("other").unwrap().show_secret_values);
+        let _ = NO_EXIT_CODE;
+    }
+
+    #[tokio::test]
+    async fn runs_per_session_are_bounded_oldest_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let j = HookJournal::open(tmp.path()).unwrap();
+        for n in 0..MAX_RUNS_PER_SESSION + 3 {
+            j.record("acme", &run("s", n)).await.unwrap();
+        }
+        let runs = j.runs("acme", "s").unwrap();
+        assert_eq!(runs.len(), MAX_RUNS_PER_SESSION);
+        assert_eq!(runs[0].id, "id-3");
+    }
+
+    #[tokio::test]
+    async fn open_facts_are_taken_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let j = HookJournal::open(tmp.path()).unwrap();
+        let open = OpenSession {
+            verb: "exec".into(),
+            command: vec!["psql".into()],
+            input_file: String::new(),
+        };
+        j.remember_open("acme", "s", &open).await.unwrap();
+        assert_eq!(j.take_open("acme", "s").await.unwrap(), Some(open));
+        assert_eq!(j.take_open("acme", "s").await.unwrap(), None);
+    }
+}
