@@ -90,6 +90,7 @@ fn event(n: usize) -> NewEvent {
             "connection": "conn-prod-pg", "types_detected": ["EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER"],
             "total_detections": 12, "occurred_at": "2026-05-04T14:30:00Z"}),
         producer_event_id: Some(format!("ses_{n:08}:alert.sensitive_data_detected")),
+        actor: None,
     }
 }
 

@@ -390,6 +390,20 @@ impl Runtime {
         payload: Value,
         producer_event_id: Option<&str>,
     ) -> RoutingResult<PublishReceipt> {
+        self.publish_as(org, None, event_type, payload, producer_event_id)
+            .await
+    }
+
+    /// [`Runtime::publish`] with the publisher named in the audit record (the admin API
+    /// passes `token:<id>`; `None` records `publisher`).
+    pub async fn publish_as(
+        &self,
+        org: &str,
+        actor: Option<&str>,
+        event_type: &str,
+        payload: Value,
+        producer_event_id: Option<&str>,
+    ) -> RoutingResult<PublishReceipt> {
         if !self.event_routing_enabled(org).await? {
             let mut map = self
                 .disabled_events
@@ -426,6 +440,7 @@ impl Runtime {
             event_type: event_type.to_owned(),
             payload,
             producer_event_id: producer_event_id.map(str::to_owned),
+            actor: actor.map(str::to_owned),
         };
         let outcome = self.store.publish(org, event, &subscription_ids).await?;
         if !outcome.duplicate {

@@ -227,6 +227,13 @@ async fn events_are_published_and_delivered_and_agents_gate_them() {
         rt.store().get_event(ORG, &event_id).await.unwrap().id,
         event_id
     );
+    // The publish is audited with the token that made it, not an anonymous publisher.
+    let audit = rt.store().audit_log(ORG, 0, 1000).await.unwrap();
+    let published = audit
+        .iter()
+        .find(|r| r.object_id == event_id)
+        .expect("the publish is audited");
+    assert!(published.actor.starts_with("token:tok_"), "{published:?}");
     wait_for(&rt, &dispatch_id, DispatchStatus::Delivered).await;
     let calls = world.agent.calls();
     assert_eq!(calls.len(), 1);

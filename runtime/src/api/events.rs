@@ -38,8 +38,9 @@ pub async fn publish(
 ) -> ApiResult<(StatusCode, Json<PublishReceipt>)> {
     let receipt = state
         .runtime
-        .publish(
+        .publish_as(
             &caller.org,
+            Some(&caller.actor()),
             &body.event_type,
             body.payload,
             body.producer_event_id.as_deref(),

@@ -23,4 +23,7 @@ pub struct NewEvent {
     pub event_type: String,
     pub payload: serde_json::Value,
     pub producer_event_id: Option<String>,
+    /// Who published it, for the audit record (`token:<id>` over HTTP); `None` records
+    /// `publisher` (an embedding gateway).
+    pub actor: Option<String>,
 }

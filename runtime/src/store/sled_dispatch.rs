@@ -101,6 +101,7 @@ impl SledStore {
             producer_event_id: event.producer_event_id,
             received_at: now,
         };
+        let actor = event.actor.as_deref().unwrap_or(PUBLISHER);
         // Ids made outside the closure (sled may run it more than once).
         let planned: Vec<Dispatch> = subscription_ids
             .iter()
@@ -153,7 +154,7 @@ impl SledStore {
                 tx.audit(
                     org,
                     now,
-                    PUBLISHER,
+                    actor,
                     ObjectKind::Event,
                     &stored.id,
                     None,
@@ -530,6 +531,7 @@ mod tests {
             event_type: "session.started".into(),
             payload: serde_json::json!({"session_id": "s"}),
             producer_event_id: Some("s:session.started".into()),
+            actor: None,
         }
     }
 

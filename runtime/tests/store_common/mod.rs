@@ -55,5 +55,6 @@ pub fn event(producer: Option<&str>) -> NewEvent {
         event_type: EVENT.to_string(),
         payload: serde_json::json!({"session_id": "ses_1", "user": "alex@acme.com", "connection": "pg", "occurred_at": "2026-05-04T14:30:00Z"}),
         producer_event_id: producer.map(str::to_string),
+        actor: None,
     }
 }
