@@ -39,6 +39,7 @@ use crate::dispatch::{
 };
 use crate::engine::{Engine, EngineSettings};
 use crate::error::{RuntimeError, StoreError};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::model::{
     Connection, ConnectionSpec, Dispatch, EVENT_ROUTING_FLAG, NewEvent, Subscription,
     SubscriptionSpec, SubscriptionStatus, Timestamp,
@@ -203,7 +204,11 @@ impl RuntimeBuilder {
             repos.add(&org, config)?;
         }
         let store_dir = self.data_dir.join("store");
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&store_dir)?);
+        let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
+            Arc::new(SledStore::open(&store_dir)?),
+            Arc::clone(&metrics),
+        ));
 
         // Before any worker can claim: nothing left `processing` by a crash is re-run
         // silently or left stuck.
@@ -230,6 +235,7 @@ impl RuntimeBuilder {
             disabled_events: Mutex::new(HashMap::new()),
             recovered: recovered.len(),
             published: AtomicU64::new(0),
+            metrics,
         })
     }
 }
@@ -268,6 +274,7 @@ pub struct Runtime {
     disabled_events: Mutex<HashMap<String, u64>>,
     recovered: usize,
     published: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -305,6 +312,15 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Counters behind `/metrics` (fed by the store wrapper and manual runs).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub(crate) fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.dispatcher
     }
 
     /// Dispatches recovered at start (failed `interrupted` or retried).
