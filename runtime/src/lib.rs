@@ -20,6 +20,7 @@ pub mod repo;
 pub mod routing;
 pub mod runtime;
 mod serde_duration;
+pub mod server;
 pub mod store;
 
 pub use cache::{ArtifactCache, CacheOutcome, CacheStats};

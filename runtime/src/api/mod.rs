@@ -13,7 +13,11 @@
 pub mod catalog;
 pub mod dispatches;
 pub mod error;
+pub mod health;
 pub mod mapping;
+pub mod metrics;
+pub mod runbook_configs;
+pub mod runbooks;
 pub mod subscriptions;
 
 use std::sync::Arc;
@@ -26,6 +30,7 @@ use axum::http::request::Parts;
 pub use error::{ApiError, ApiResult};
 
 use crate::Runtime;
+use crate::server::{RepoConfigs, ServeState};
 
 /// The header naming the caller's org (until bearer tokens carry it).
 pub const ORG_HEADER: &str = "x-runbox-org";
@@ -43,14 +48,24 @@ pub struct ApiState {
     pub runtime: Arc<Runtime>,
     /// Largest request body accepted, in bytes; a larger one is answered 413.
     pub body_limit: usize,
+    /// Repository configurations and lifecycle (`runbox serve` supplies a persisted one).
+    pub serve: Arc<ServeState>,
 }
 
 impl ApiState {
     pub fn new(runtime: Arc<Runtime>) -> Self {
+        let configs = RepoConfigs::in_memory(runtime.repositories().clone());
         ApiState {
             runtime,
             body_limit: DEFAULT_BODY_LIMIT,
+            serve: Arc::new(ServeState::new(configs)),
         }
+    }
+
+    /// Uses the server's state (persisted repository configurations, lifecycle).
+    pub fn with_serve(mut self, serve: Arc<ServeState>) -> Self {
+        self.serve = serve;
+        self
     }
 
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
@@ -93,6 +108,10 @@ pub fn router(state: ApiState) -> Router {
         .merge(subscriptions::router())
         .merge(dispatches::router())
         .merge(mapping::router())
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(runbooks::router())
+        .merge(runbook_configs::router())
         .fallback(|| async { ApiError::not_found("route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -9,6 +9,7 @@ mod inspect;
 mod repo;
 mod report;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,11 @@ enum Command {
     /// Runbook repositories: `runbox repo list <url-or-path> [--branch B]`.
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    /// Serve the admin API (event routing, runbooks, health, metrics) until SIGINT/SIGTERM.
+    Serve(serve::ConfigArgs),
+    /// The server configuration: `runbox config print`.
+    #[command(subcommand)]
+    Config(serve::ConfigCommand),
 }
 
 /// Exit code: the run succeeded.
@@ -61,10 +67,16 @@ pub const EXIT_USAGE: u8 = 2;
 impl Cli {
     /// Runs the command and returns the process exit code.
     pub async fn execute(self) -> ExitCode {
+        if !matches!(self.command, Command::Serve(_)) {
+            // `serve` sets logging up from its configuration (format, default level).
+            crate::server::logging::init(crate::config::LogFormat::Text, "warn");
+        }
         let result = match &self.command {
             Command::Run(args) => run::execute(&self, args).await,
             Command::Inspect(args) => inspect::execute(&self, args).await,
             Command::Repo(command) => repo::execute(&self, command).await,
+            Command::Serve(args) => serve::execute(&self, args).await,
+            Command::Config(command) => serve::execute_config(&self, command),
         };
         match result {
             Ok(code) => ExitCode::from(code),
