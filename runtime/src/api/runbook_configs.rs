@@ -100,17 +100,15 @@ pub async fn refresh(
 }
 
 /// Starts the first fetch in the background so `/readyz` and listings settle without a
-/// caller having to wait.
+/// caller having to wait. The task holds the registry and the metrics, never the runtime,
+/// so a shutdown is not kept from closing the store by a fetch in progress.
 fn warm_up(state: &ApiState, org: &str, repository: &str) {
-    let runtime = state.runtime.clone();
+    let repos = state.runtime.repositories().clone();
+    let metrics = std::sync::Arc::clone(state.runtime.metrics());
     let (org, repository) = (org.to_owned(), repository.to_owned());
     tokio::spawn(async move {
-        if let Err(e) = runtime
-            .repositories()
-            .refresh_if_stale(&org, &repository)
-            .await
-        {
-            runtime.metrics().repo_fetch_error(&org, &repository);
+        if let Err(e) = repos.refresh_if_stale(&org, &repository).await {
+            metrics.repo_fetch_error(&org, &repository);
             tracing::warn!(org, repository, error = %e, "repository fetch failed");
         }
     });

@@ -24,7 +24,9 @@ use std::path::PathBuf;
 
 pub use error::ConfigError;
 pub use flags::Overrides;
-pub use types::{LimitsConfig, LogFormat, OrgConfig, ReposConfig, ServerConfig, default_data_dir};
+pub use types::{
+    EngineConfig, LimitsConfig, LogFormat, OrgConfig, ReposConfig, ServerConfig, default_data_dir,
+};
 
 /// Where each layer comes from. The environment is passed in (not read here) so tests and
 /// embedders choose it.

@@ -12,6 +12,7 @@ use runbox_host_api::Limits;
 use serde::{Deserialize, Serialize};
 
 use super::error::ConfigError;
+use crate::engine::EngineSettings;
 use crate::repo::{RepoConfig, RepoSettings};
 
 /// How log lines are written (to stderr).
@@ -69,6 +70,8 @@ pub struct ServerConfig {
     pub limits: LimitsConfig,
     /// Repository registry settings.
     pub repos: ReposConfig,
+    /// The wasm engine's instance pool.
+    pub engine: EngineConfig,
     /// Orgs by name.
     pub orgs: BTreeMap<String, OrgConfig>,
 }
@@ -88,6 +91,7 @@ impl Default for ServerConfig {
             demo_runbooks: None,
             limits: LimitsConfig::default(),
             repos: ReposConfig::default(),
+            engine: EngineConfig::default(),
             orgs: BTreeMap::new(),
         }
     }
@@ -182,6 +186,39 @@ impl Default for ReposConfig {
     }
 }
 
+/// The engine's instance pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Runs that may hold an instance at once (pool slots reserved up front); at least
+    /// `workers` plus room for manual runs.
+    pub max_instances: u32,
+    /// Pooling allocator (recommended; falls back to on-demand when the pool cannot be
+    /// reserved).
+    pub pooling: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let e = EngineSettings::default();
+        EngineConfig {
+            max_instances: e.max_instances,
+            pooling: e.pooling,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The engine's settings.
+    pub fn to_settings(&self) -> EngineSettings {
+        EngineSettings {
+            max_instances: self.max_instances,
+            pooling: self.pooling,
+            ..EngineSettings::default()
+        }
+    }
+}
+
 impl ServerConfig {
     /// Checks ranges and cross-field rules; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -194,6 +231,19 @@ impl ServerConfig {
         if self.workers > 256 {
             return Err(ConfigError::invalid("workers", "must be at most 256"));
         }
+        if self.workers > self.engine.max_instances as usize {
+            return Err(ConfigError::invalid(
+                "workers",
+                format!(
+                    "must not exceed engine.max_instances ({})",
+                    self.engine.max_instances
+                ),
+            ));
+        }
+        self.engine
+            .to_settings()
+            .validate()
+            .map_err(|e| ConfigError::invalid("engine", e.to_string()))?;
         if self.body_limit == 0 {
             return Err(ConfigError::invalid("body_limit", "must be positive"));
         }

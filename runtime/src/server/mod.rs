@@ -68,6 +68,7 @@ impl Server {
         let mut builder = Runtime::builder()
             .data_dir(&config.data_dir)
             .repo_settings(config.repo_settings())
+            .engine_settings(config.engine.to_settings())
             .limits(config.limits.to_limits())
             .workers(config.workers)
             .agents_online_by_default(config.agents_online_default);
@@ -197,8 +198,14 @@ impl Server {
             .shutdown(remaining.max(Duration::from_millis(1)))
             .await;
         let _ = self.upkeep.await;
-        // The HTTP task and upkeep are gone: this is the last handle, so the store closes
-        // (sled flushes on drop) here rather than at some later point.
+        // The HTTP task and upkeep are gone, so unless the embedder kept a clone this is
+        // the last handle and the store closes (sled flushes on drop) here: a new server
+        // can open the same data dir right after.
+        if Arc::strong_count(&self.runtime) > 1 {
+            tracing::debug!(
+                "runtime still referenced elsewhere; the store closes when it is dropped"
+            );
+        }
         drop(self.runtime);
         let took = started.elapsed();
         tracing::info!(?took, "runbox serve stopped");
