@@ -55,6 +55,12 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
         "repos.fetch_timeout",
         Kind::Duration,
     ),
+    (
+        "RUNBOX_ENGINE_MAX_INSTANCES",
+        "engine.max_instances",
+        Kind::Integer,
+    ),
+    ("RUNBOX_ENGINE_POOLING", "engine.pooling", Kind::Bool),
 ];
 
 /// Variables that are not settings but are allowed in the server's environment: the

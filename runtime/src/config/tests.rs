@@ -233,3 +233,25 @@ git_ssh_keypass = "keypass-y"
     assert_eq!(again.body_limit, c.body_limit);
     assert_eq!(again.shutdown_deadline, c.shutdown_deadline);
 }
+
+#[test]
+fn every_documented_variable_sets_a_real_key() {
+    for (name, key, kind) in env::VARIABLES {
+        let value = match kind {
+            env::Kind::Text => match *key {
+                "listen" => "127.0.0.1:7000",
+                "log_format" => "json",
+                _ => "/tmp/runbox-test-dir",
+            },
+            env::Kind::Integer => "4",
+            env::Kind::Bool => "true",
+            env::Kind::Size => "2MiB",
+            env::Kind::Duration => "7s",
+        };
+        let result = load(&Sources {
+            env: env(&[(name, value)]),
+            ..Sources::default()
+        });
+        assert!(result.is_ok(), "{name} -> {key}: {result:?}");
+    }
+}
