@@ -6,6 +6,7 @@
 //! (cut running guests at the shutdown deadline). [`crate::Runtime`] owns one.
 
 mod agents;
+mod batch;
 mod error;
 mod recovery;
 mod retry;

@@ -14,11 +14,11 @@ use runbox_host_api::{
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::batch::BatchCache;
 use super::{AgentChoice, Dispatcher, retry_due};
 use crate::agent::{LocalAgent, LocalCommand};
 use crate::catalog::Catalog;
 use crate::model::{Connection, ConnectionType, Dispatch, DispatchError, Subscription, Timestamp};
-use crate::repo::RunbookHandle;
 use crate::routing::{CompiledMapping, ParameterMapping, render};
 use crate::store::{FinishOutcome, TerminalStatus};
 
@@ -55,8 +55,13 @@ pub(crate) async fn run(d: Arc<Dispatcher>, n: usize) {
                 // The batch runs concurrently (bounded by the engine's instance slots) so
                 // its finishes share group-commit flushes instead of paying one each; every
                 // dispatch is still recorded durably on its own.
-                futures::future::join_all(batch.into_iter().map(|dispatch| process(&d, dispatch)))
-                    .await;
+                let cache = BatchCache::default();
+                futures::future::join_all(
+                    batch
+                        .into_iter()
+                        .map(|dispatch| process(&d, &cache, dispatch)),
+                )
+                .await;
                 continue;
             }
             Ok(_) => {}
@@ -72,7 +77,7 @@ pub(crate) async fn run(d: Arc<Dispatcher>, n: usize) {
 }
 
 /// Runs one claimed dispatch and records its end.
-async fn process(d: &Dispatcher, dispatch: Dispatch) {
+async fn process(d: &Dispatcher, cache: &BatchCache, dispatch: Dispatch) {
     let span = tracing::info_span!(
         "dispatch",
         org = %dispatch.org,
@@ -82,12 +87,12 @@ async fn process(d: &Dispatcher, dispatch: Dispatch) {
     );
     async {
         let started = Instant::now();
-        let (subscription, result) = execute(d, &dispatch).await;
+        let (subscription, result) = execute(d, cache, &dispatch).await;
         let outcome = match result {
             Ok(o) => o,
             Err(error) => Ended::failed_before_run(error, started),
         };
-        record(d, &dispatch, subscription.as_ref(), outcome).await;
+        record(d, &dispatch, subscription.as_deref(), outcome).await;
     }
     .instrument(span)
     .await;
@@ -141,48 +146,56 @@ impl Ended {
 /// was found, for the retry decision.
 async fn execute(
     d: &Dispatcher,
+    cache: &BatchCache,
     dispatch: &Dispatch,
-) -> (Option<Subscription>, Result<Ended, DispatchError>) {
+) -> (Option<Arc<Subscription>>, Result<Ended, DispatchError>) {
     let org = dispatch.org.as_str();
-    let subscription = match d
-        .store
-        .get_subscription(org, &dispatch.subscription_id)
-        .await
-    {
+    let sub_id = dispatch.subscription_id.as_str();
+    let subscription = cache
+        .subscription(org, sub_id, async {
+            d.store
+                .get_subscription(org, sub_id)
+                .await
+                .map_err(|e| DispatchError::new("not_found", e.to_string(), false))
+        })
+        .await;
+    let subscription = match subscription {
         Ok(s) => s,
-        Err(e) => {
-            return (
-                None,
-                Err(DispatchError::new("not_found", e.to_string(), false)),
-            );
-        }
+        Err(e) => return (None, Err(e)),
     };
-    let result = execute_for(d, dispatch, &subscription).await;
+    let result = execute_for(d, cache, dispatch, &subscription).await;
     (Some(subscription), result)
 }
 
 async fn execute_for(
     d: &Dispatcher,
+    cache: &BatchCache,
     dispatch: &Dispatch,
     sub: &Subscription,
 ) -> Result<Ended, DispatchError> {
     let org = dispatch.org.as_str();
-    let event = d
-        .store
-        .get_event(org, &dispatch.event_id)
-        .await
-        .map_err(|e| DispatchError::new("not_found", e.to_string(), false))?;
-    let connection = d
-        .store
-        .connection_by_name(org, &sub.connection_name)
-        .await
-        .map_err(|e| {
-            DispatchError::new(
-                "connection_not_found",
-                format!("connection \"{}\" not found ({e})", sub.connection_name),
-                false,
-            )
-        })?;
+    let event = cache
+        .event(org, &dispatch.event_id, async {
+            d.store
+                .get_event(org, &dispatch.event_id)
+                .await
+                .map_err(|e| DispatchError::new("not_found", e.to_string(), false))
+        })
+        .await?;
+    let connection = cache
+        .connection(org, &sub.connection_name, async {
+            d.store
+                .connection_by_name(org, &sub.connection_name)
+                .await
+                .map_err(|e| {
+                    DispatchError::new(
+                        "connection_not_found",
+                        format!("connection \"{}\" not found ({e})", sub.connection_name),
+                        false,
+                    )
+                })
+        })
+        .await?;
     if !connection.allows_runbooks() {
         return Err(DispatchError::new(
             ErrorCode::PolicyDenied.as_str(),
@@ -194,30 +207,37 @@ async fn execute_for(
         ));
     }
     let agent = agent_for(d, &connection)?;
-    let handle: RunbookHandle = d
-        .repos
-        .get(org, &sub.runbook_repository, &sub.runbook_file)
-        .await
-        .map_err(|e| {
-            let retryable = matches!(e.code(), "fetch_failed" | "fetch_timeout");
-            DispatchError::new(e.code(), e.to_string(), retryable)
-        })?;
+    let handle = cache
+        .runbook(org, &sub.runbook_repository, &sub.runbook_file, async {
+            d.repos
+                .get(org, &sub.runbook_repository, &sub.runbook_file)
+                .await
+                .map_err(|e| {
+                    let retryable = matches!(e.code(), "fetch_failed" | "fetch_timeout");
+                    DispatchError::new(e.code(), e.to_string(), retryable)
+                })
+        })
+        .await?;
 
     let params = handle
         .info()
         .map(|i| i.params.as_slice())
         .unwrap_or_default();
-    let mut mapping: ParameterMapping = sub
-        .parameter_mapping
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    if let Some(entry) = Catalog::builtin().get(&event.event_type) {
-        // The runbook may have gained params since the subscription was saved.
-        mapping = mapping.with_prematched(params, &entry.schema);
-    }
-    let compiled = CompiledMapping::compile(&mapping)
-        .map_err(|e| DispatchError::new(e.code(), e.to_string(), false))?;
+    let compiled = cache
+        .mapping(org, &sub.id, &handle.commit, async {
+            let mut mapping: ParameterMapping = sub
+                .parameter_mapping
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            if let Some(entry) = Catalog::builtin().get(&event.event_type) {
+                // The runbook may have gained params since the subscription was saved.
+                mapping = mapping.with_prematched(params, &entry.schema);
+            }
+            CompiledMapping::compile(&mapping)
+                .map_err(|e| DispatchError::new(e.code(), e.to_string(), false))
+        })
+        .await?;
     let rendered = render(&compiled, &event.payload, params)
         .map_err(|e| DispatchError::new(e.code(), e.to_string(), false))?;
 

@@ -9,7 +9,10 @@
 mod group_commit;
 mod keys;
 mod sled_admin;
+mod sled_audit;
 mod sled_dispatch;
+mod sled_end;
+mod sled_queue;
 mod sled_store;
 mod types;
 

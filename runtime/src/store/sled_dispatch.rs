@@ -1,21 +1,22 @@
-//! Events, dispatches and the audit log on sled.
+//! Events and dispatch rows on sled: publish, replay, reads, pagination, stats, and
+//! deleting a subscription's history. Claims are in `sled_queue.rs`, run ends in
+//! `sled_end.rs`, the audit log in `sled_audit.rs`.
 
 use std::time::Duration;
 
 use super::keys::{Key, KeyReader};
+use super::sled_audit::Transition;
+use super::sled_queue::put_due;
 use super::sled_store::{HourCounts, SledStore, Tx, TxResult, abort, decode, t};
 use super::types::DEFAULT_PAGE_SIZE;
-use super::{
-    ClaimCandidate, ClaimFilter, DispatchDetail, FinishOutcome, MAX_PAGE_SIZE, Page,
-    PublishOutcome, Recovery, RecoveryPolicy, StoreResult, SubscriptionStats, TerminalStatus,
-};
+use super::{DispatchDetail, MAX_PAGE_SIZE, Page, PublishOutcome, StoreResult, SubscriptionStats};
 use crate::error::StoreError;
 use crate::model::{
-    AuditRecord, Connection, Dispatch, DispatchError, DispatchStatus, Event, IdKind, NewEvent,
-    ObjectKind, Subscription, SubscriptionStatus, Timestamp, new_id,
+    Dispatch, DispatchError, DispatchStatus, Event, IdKind, NewEvent, ObjectKind, Subscription,
+    SubscriptionStatus, Timestamp, new_id,
 };
 
-const DISPATCH: &str = "dispatch";
+pub(crate) const DISPATCH: &str = "dispatch";
 const EVENT: &str = "event";
 const SUBSCRIPTION: &str = "subscription";
 const HOUR_MS: u64 = 3_600_000;
@@ -23,19 +24,9 @@ const HOUR_MS: u64 = 3_600_000;
 const DELETE_BATCH: usize = 256;
 
 const PUBLISHER: &str = "publisher";
-const WORKER: &str = "worker";
-const RECOVERY: &str = "recovery";
 
-fn dispatch_key(org: &str, id: &str) -> Vec<u8> {
+pub(crate) fn dispatch_key(org: &str, id: &str) -> Vec<u8> {
     Key::org(org).s(id).done()
-}
-
-fn due_key(d: &Dispatch) -> Vec<u8> {
-    Key::new().n(d.due_at.as_millis()).s(&d.org).s(&d.id).done()
-}
-
-fn processing_key(d: &Dispatch) -> Vec<u8> {
-    Key::org(&d.org).s(&d.id).done()
 }
 
 fn not_found(kind: &'static str, id: &str) -> StoreError {
@@ -45,30 +36,18 @@ fn not_found(kind: &'static str, id: &str) -> StoreError {
     }
 }
 
-/// Writes a new pending dispatch with its indexes (the caller writes the audit record).
+/// Writes a new pending dispatch row and its per-subscription index entry; the caller adds
+/// the due entry (one per fan-out) and the audit record.
 fn insert_pending(tx: &Tx<'_>, d: &Dispatch) -> TxResult<()> {
     tx.put(t::DISPATCHES, dispatch_key(&d.org, &d.id), d)?;
     let by_sub = Key::org(&d.org).s(&d.subscription_id).s(&d.id).done();
-    tx.put_raw(t::DISPATCHES_BY_SUB, by_sub, &[])?;
-    tx.put_raw(t::DUE, due_key(d), &[])
+    tx.put_raw(t::DISPATCHES_BY_SUB, by_sub, &[])
 }
 
 fn load_dispatch(tx: &Tx<'_>, org: &str, id: &str) -> TxResult<Dispatch> {
     match tx.get::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)? {
         Some(d) => Ok(d),
         None => abort(not_found(DISPATCH, id)),
-    }
-}
-
-fn require_status(d: &Dispatch, from: DispatchStatus, to: DispatchStatus) -> TxResult<()> {
-    if d.status == from {
-        Ok(())
-    } else {
-        abort(StoreError::InvalidTransition {
-            id: d.id.clone(),
-            from: d.status.as_str(),
-            to: to.as_str(),
-        })
     }
 }
 
@@ -153,6 +132,8 @@ impl SledStore {
                 dispatch_ids.push(d.id.clone());
             }
             if !dispatch_ids.is_empty() {
+                let ids: Vec<&str> = dispatch_ids.iter().map(String::as_str).collect();
+                put_due(tx, now, org, &stored.id, &ids)?;
                 // One record for the event's fan-out (none -> pending for each listed
                 // dispatch) rather than one per dispatch: a publish is the hot path and each
                 // record is another tree insert under sled's transaction lock.
@@ -177,226 +158,6 @@ impl SledStore {
         })
     }
 
-    pub(crate) fn claim_due_now(
-        &self,
-        now: Timestamp,
-        limit: usize,
-        lease: Duration,
-        filter: ClaimFilter<'_>,
-    ) -> StoreResult<Vec<Dispatch>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        // Pick outside the transaction (the filter may look at anything), claim inside it.
-        let end = Key::new().n(now.as_millis().saturating_add(1)).done();
-        let mut chosen: Vec<(String, String)> = Vec::new();
-        let mut subs: std::collections::HashMap<(String, String), Option<Subscription>> =
-            Default::default();
-        let mut conns: std::collections::HashMap<(String, String), Option<Connection>> =
-            Default::default();
-        for entry in self.tree(t::DUE).range(..end) {
-            if chosen.len() >= limit {
-                break;
-            }
-            let (key, _) = entry?;
-            let mut r = KeyReader::new(&key);
-            let (Some(_), Some(org), Some(id)) = (r.n(), r.s(), r.s()) else {
-                continue;
-            };
-            let Some(dispatch) =
-                self.read::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)?
-            else {
-                continue;
-            };
-            let sub_key = (org.to_string(), dispatch.subscription_id.clone());
-            if !subs.contains_key(&sub_key) {
-                let sub = match self.subscription_now(org, &dispatch.subscription_id) {
-                    Ok(s) => Some(s),
-                    Err(StoreError::NotFound { .. }) => None,
-                    Err(e) => return Err(e),
-                };
-                subs.insert(sub_key.clone(), sub);
-            }
-            let sub = subs.get(&sub_key).and_then(Option::as_ref);
-            let conn = match sub {
-                None => None,
-                Some(s) => {
-                    let conn_key = (org.to_string(), s.connection_name.clone());
-                    if !conns.contains_key(&conn_key) {
-                        let c = match self.connection_by_name_now(org, &s.connection_name) {
-                            Ok(c) => Some(c),
-                            Err(
-                                StoreError::NotFound { .. } | StoreError::UnknownConnection { .. },
-                            ) => None,
-                            Err(e) => return Err(e),
-                        };
-                        conns.insert(conn_key.clone(), c);
-                    }
-                    conns.get(&conn_key).and_then(Option::as_ref)
-                }
-            };
-            let candidate = ClaimCandidate {
-                dispatch: &dispatch,
-                subscription: sub,
-                connection: conn,
-            };
-            if filter(&candidate) {
-                chosen.push((org.to_string(), id.to_string()));
-            }
-        }
-        if chosen.is_empty() {
-            return Ok(Vec::new());
-        }
-        let lease_until = now.saturating_add(lease);
-        self.tx(|tx| {
-            let mut claimed = Vec::with_capacity(chosen.len());
-            for (org, id) in &chosen {
-                // Another worker may have claimed it (or it was deleted) since the scan.
-                let Some(mut d) =
-                    tx.get::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)?
-                else {
-                    continue;
-                };
-                if d.status != DispatchStatus::Pending {
-                    continue;
-                }
-                tx.del(t::DUE, &due_key(&d))?;
-                d.status = DispatchStatus::Processing;
-                d.attempt += 1;
-                d.dispatched_at = Some(now);
-                d.lease_until = Some(lease_until);
-                tx.put(t::DISPATCHES, dispatch_key(org, id), &d)?;
-                tx.put_raw(t::PROCESSING, processing_key(&d), &[])?;
-                tx.audit(
-                    org,
-                    now,
-                    WORKER,
-                    ObjectKind::Dispatch,
-                    id,
-                    Some("pending"),
-                    Some("processing"),
-                    Some(format!("attempt {}", d.attempt)),
-                )?;
-                claimed.push(d);
-            }
-            Ok(claimed)
-        })
-    }
-
-    pub(crate) fn finish_now(
-        &self,
-        org: &str,
-        id: &str,
-        outcome: FinishOutcome,
-    ) -> StoreResult<Dispatch> {
-        let to = match outcome.status {
-            TerminalStatus::Delivered => DispatchStatus::Delivered,
-            TerminalStatus::Failed => DispatchStatus::Failed,
-        };
-        self.tx(|tx| {
-            let mut d = load_dispatch(tx, org, id)?;
-            require_status(&d, DispatchStatus::Processing, to)?;
-            tx.del(t::PROCESSING, &processing_key(&d))?;
-            d.status = to;
-            d.last_error = outcome.last_error.clone();
-            d.finished_at = Some(outcome.finished_at);
-            d.duration_ms = Some(outcome.duration_ms);
-            d.lease_until = None;
-            d.fuel_used = outcome.fuel_used;
-            d.peak_memory_bytes = outcome.peak_memory_bytes;
-            d.commit_sha = outcome.commit_sha.clone();
-            d.output_excerpt = outcome.output_excerpt.clone();
-            tx.put(t::DISPATCHES, dispatch_key(org, id), &d)?;
-            count_terminal(tx, &d, outcome.finished_at)?;
-            let detail = d.last_error.as_ref().map(|e| e.code.clone());
-            tx.audit(
-                org,
-                outcome.finished_at,
-                WORKER,
-                ObjectKind::Dispatch,
-                id,
-                Some("processing"),
-                Some(to.as_str()),
-                detail,
-            )?;
-            Ok(d)
-        })
-    }
-
-    pub(crate) fn requeue_now(
-        &self,
-        org: &str,
-        id: &str,
-        due_at: Timestamp,
-        last_error: DispatchError,
-    ) -> StoreResult<Dispatch> {
-        let now = Timestamp::now();
-        self.tx(|tx| {
-            let mut d = load_dispatch(tx, org, id)?;
-            require_status(&d, DispatchStatus::Processing, DispatchStatus::Pending)?;
-            requeue_in(tx, &mut d, due_at, last_error.clone(), now, WORKER)?;
-            Ok(d)
-        })
-    }
-
-    pub(crate) fn recover_processing_now(
-        &self,
-        now: Timestamp,
-        policy: RecoveryPolicy<'_>,
-    ) -> StoreResult<Vec<Dispatch>> {
-        let mut found = Vec::new();
-        for entry in self.tree(t::PROCESSING).iter() {
-            let (key, _) = entry?;
-            let mut r = KeyReader::new(&key);
-            let (Some(org), Some(id)) = (r.s(), r.s()) else {
-                continue;
-            };
-            let Some(d) = self.read::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)?
-            else {
-                continue;
-            };
-            let sub = self.subscription_now(org, &d.subscription_id).ok();
-            let decision = policy(&d, sub.as_ref());
-            found.push((org.to_string(), id.to_string(), decision));
-        }
-        let mut out = Vec::with_capacity(found.len());
-        for (org, id, decision) in found {
-            let d = self.tx(|tx| {
-                let mut d = load_dispatch(tx, &org, &id)?;
-                if d.status != DispatchStatus::Processing {
-                    return Ok(None);
-                }
-                match &decision {
-                    Recovery::Fail(error) => {
-                        tx.del(t::PROCESSING, &processing_key(&d))?;
-                        d.status = DispatchStatus::Failed;
-                        d.last_error = Some(error.clone());
-                        d.finished_at = Some(now);
-                        d.lease_until = None;
-                        tx.put(t::DISPATCHES, dispatch_key(&org, &id), &d)?;
-                        count_terminal(tx, &d, now)?;
-                        tx.audit(
-                            &org,
-                            now,
-                            RECOVERY,
-                            ObjectKind::Dispatch,
-                            &id,
-                            Some("processing"),
-                            Some("failed"),
-                            Some(error.code.clone()),
-                        )?;
-                    }
-                    Recovery::Retry { due_at, last_error } => {
-                        requeue_in(tx, &mut d, *due_at, last_error.clone(), now, RECOVERY)?;
-                    }
-                }
-                Ok(Some(d))
-            })?;
-            out.extend(d);
-        }
-        Ok(out)
-    }
-
     pub(crate) fn replay_now(&self, org: &str, id: &str, actor: &str) -> StoreResult<Dispatch> {
         let now = Timestamp::now();
         let new_id_ = new_id(IdKind::Dispatch);
@@ -415,6 +176,7 @@ impl SledStore {
             d.id = new_id_.clone();
             d.replayed_from = Some(original.id.clone());
             insert_pending(tx, &d)?;
+            put_due(tx, now, org, &d.id, &[d.id.as_str()])?;
             let detail = Some(format!("replay of {}", original.id));
             let pending = Some(DispatchStatus::Pending.as_str());
             tx.audit(
@@ -523,28 +285,6 @@ impl SledStore {
         Ok(stats)
     }
 
-    pub(crate) fn audit_log_now(
-        &self,
-        org: &str,
-        after: u64,
-        limit: usize,
-    ) -> StoreResult<Vec<AuditRecord>> {
-        let start = Key::org(org).n(after.saturating_add(1)).done();
-        let prefix = Key::org(org).done();
-        let mut out = Vec::new();
-        for entry in self.tree(t::AUDIT).range(start..) {
-            if out.len() >= limit {
-                break;
-            }
-            let (key, value) = entry?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            out.push(decode(&value, "audit record")?);
-        }
-        Ok(out)
-    }
-
     /// Removes every dispatch (and index entries) of a deleted subscription.
     pub(crate) fn delete_history(&self, org: &str, sub_id: &str) -> StoreResult<()> {
         let prefix = Key::org(org).s(sub_id).done();
@@ -566,13 +306,9 @@ impl SledStore {
                     let (Some(_), Some(_), Some(id)) = (r.s(), r.s(), r.s()) else {
                         continue;
                     };
-                    if let Some(d) =
-                        tx.get::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)?
-                    {
-                        tx.del(t::DUE, &due_key(&d))?;
-                        tx.del(t::PROCESSING, &processing_key(&d))?;
-                        tx.del(t::DISPATCHES, &dispatch_key(org, id))?;
-                    }
+                    // Its due entry (if pending) and claim entry (if processing) are
+                    // left to the claim scan and recovery, which skip rows that are gone.
+                    tx.del(t::DISPATCHES, &dispatch_key(org, id))?;
                 }
                 Ok(())
             })?;
@@ -589,59 +325,27 @@ impl SledStore {
     }
 }
 
-/// `processing` -> `pending` inside a transaction.
-fn requeue_in(
+/// `processing` -> `pending` inside a transaction: the row and a due entry of its own;
+/// returns the transition for the caller's audit record.
+pub(crate) fn requeue_in(
     tx: &Tx<'_>,
     d: &mut Dispatch,
     due_at: Timestamp,
     error: DispatchError,
-    now: Timestamp,
-    actor: &str,
-) -> TxResult<()> {
-    tx.del(t::PROCESSING, &processing_key(d))?;
+) -> TxResult<Transition> {
     d.status = DispatchStatus::Pending;
     d.due_at = due_at;
     d.lease_until = None;
     let detail = format!("{} (retry due {due_at})", error.code);
     d.last_error = Some(error);
     tx.put(t::DISPATCHES, dispatch_key(&d.org, &d.id), &*d)?;
-    tx.put_raw(t::DUE, due_key(d), &[])?;
-    tx.audit(
-        &d.org,
-        now,
-        actor,
-        ObjectKind::Dispatch,
-        &d.id,
-        Some("processing"),
-        Some("pending"),
-        Some(detail),
-    )
-}
-
-/// Hourly delivered/failed counters and the last error, for the 7-day stats.
-fn count_terminal(tx: &Tx<'_>, d: &Dispatch, at: Timestamp) -> TxResult<()> {
-    let key = Key::org(&d.org)
-        .s(&d.subscription_id)
-        .n(at.as_millis() / HOUR_MS)
-        .done();
-    let mut counts = tx
-        .get::<HourCounts>(t::SUB_HOURLY, &key, "stats")?
-        .unwrap_or_default();
-    match d.status {
-        DispatchStatus::Delivered => counts.delivered += 1,
-        _ => counts.failed += 1,
-    }
-    tx.put(t::SUB_HOURLY, key, &counts)?;
-    if d.status == DispatchStatus::Failed
-        && let Some(e) = &d.last_error
-    {
-        tx.put(
-            t::SUB_LAST_ERROR,
-            Key::org(&d.org).s(&d.subscription_id).done(),
-            e,
-        )?;
-    }
-    Ok(())
+    put_due(tx, due_at, &d.org, &d.id, &[d.id.as_str()])?;
+    Ok(Transition {
+        object_id: d.id.clone(),
+        from: Some("processing".into()),
+        to: Some("pending".into()),
+        detail: Some(detail),
+    })
 }
 
 #[cfg(test)]
@@ -652,6 +356,12 @@ mod tests {
     use crate::store::Store;
 
     async fn store_with_subscription() -> (SledStore, String) {
+        let (store, mut subs) = store_with_subscriptions(1).await;
+        (store, subs.remove(0))
+    }
+
+    /// A temporary store with connection `c` and `n` active subscriptions on it.
+    async fn store_with_subscriptions(n: usize) -> (SledStore, Vec<String>) {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let store = SledStore::from_db(db).unwrap();
         let conn = ConnectionSpec {
@@ -668,8 +378,8 @@ mod tests {
             command: vec![],
         };
         store.create_connection("o", conn, "t").await.unwrap();
-        let spec = SubscriptionSpec {
-            name: "s".into(),
+        let spec = |i: usize| SubscriptionSpec {
+            name: format!("s{i}"),
             description: String::new(),
             event_types: vec!["session.started".into()],
             runbook_repository: "r".into(),
@@ -679,8 +389,131 @@ mod tests {
             status: SubscriptionStatus::Active,
             retry_policy: None,
         };
-        let sub = store.create_subscription("o", spec, "t").await.unwrap();
-        (store, sub.id)
+        let mut subs = Vec::new();
+        for i in 0..n {
+            subs.push(
+                store
+                    .create_subscription("o", spec(i), "t")
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        (store, subs)
+    }
+
+    fn all(_: &crate::store::ClaimCandidate<'_>) -> bool {
+        true
+    }
+
+    fn delivered() -> crate::store::FinishOutcome {
+        crate::store::FinishOutcome {
+            status: crate::store::TerminalStatus::Delivered,
+            last_error: None,
+            finished_at: Timestamp::now(),
+            duration_ms: 1,
+            fuel_used: None,
+            peak_memory_bytes: None,
+            commit_sha: None,
+            output_excerpt: None,
+        }
+    }
+
+    fn later() -> Timestamp {
+        Timestamp::now().saturating_add(Duration::from_secs(1))
+    }
+
+    const LEASE: Duration = Duration::from_secs(60);
+
+    /// A fan-out is one due entry; a claim that takes part of it leaves the rest in it; the
+    /// claim entry stays until the last run of the batch ended, then goes.
+    #[tokio::test]
+    async fn one_due_entry_per_fan_out_and_claim_entries_go_with_their_last_run() {
+        let (store, subs) = store_with_subscriptions(3).await;
+        let out = store.publish("o", new_event(), &subs).await.unwrap();
+        assert_eq!(out.dispatch_ids.len(), 3);
+        assert_eq!(store.tree(t::DUE).len(), 1);
+
+        let first = store.claim_due(later(), 2, LEASE, &all).await.unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(
+            store.tree(t::DUE).len(),
+            1,
+            "the third dispatch is still due"
+        );
+        let second = store.claim_due(later(), 10, LEASE, &all).await.unwrap();
+        assert_eq!(second.len(), 1);
+        assert!(store.tree(t::DUE).is_empty());
+        assert_eq!(store.tree(t::CLAIMS).len(), 2);
+
+        store.finish("o", &first[0].id, delivered()).await.unwrap();
+        assert_eq!(
+            store.tree(t::CLAIMS).len(),
+            2,
+            "one run of the first batch is left"
+        );
+        store.finish("o", &first[1].id, delivered()).await.unwrap();
+        assert_eq!(store.tree(t::CLAIMS).len(), 1);
+        let err = store
+            .finish("o", &first[1].id, delivered())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+        let error = DispatchError::new("agent_offline", "gone", true);
+        let back = store
+            .requeue("o", &second[0].id, later(), error)
+            .await
+            .unwrap();
+        assert_eq!(back.status, DispatchStatus::Pending);
+        assert!(store.tree(t::CLAIMS).is_empty());
+        assert_eq!(
+            store.tree(t::DUE).len(),
+            1,
+            "a requeued dispatch has its own entry"
+        );
+    }
+
+    /// Concurrent ends share transactions, and each caller still gets its own answer and
+    /// every transition its own audit record with its own seq.
+    #[tokio::test]
+    async fn concurrent_ends_each_get_their_answer_and_audit_record() {
+        let (store, subs) = store_with_subscriptions(8).await;
+        store.publish("o", new_event(), &subs).await.unwrap();
+        let claimed = store.claim_due(later(), 100, LEASE, &all).await.unwrap();
+        assert_eq!(claimed.len(), 8);
+        let ends = claimed
+            .iter()
+            .map(|d| store.finish("o", &d.id, delivered()));
+        let ended = futures::future::join_all(ends).await;
+        for (d, end) in claimed.iter().zip(ended) {
+            let end = end.unwrap();
+            assert_eq!(
+                (end.id.as_str(), end.status),
+                (d.id.as_str(), DispatchStatus::Delivered)
+            );
+        }
+        assert!(store.tree(t::CLAIMS).is_empty());
+        let log = store.audit_log("o", 0, 1000).await.unwrap();
+        for d in &claimed {
+            let moves: Vec<_> = log
+                .iter()
+                .filter(|r| r.object_id == d.id)
+                .map(|r| (r.from.as_deref(), r.to.as_deref()))
+                .collect();
+            assert_eq!(
+                moves,
+                vec![
+                    (Some("pending"), Some("processing")),
+                    (Some("processing"), Some("delivered"))
+                ]
+            );
+        }
+        assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+        // Reading from a seq inside a stored batch starts right after it.
+        let mid = log[log.len() - 3].seq;
+        let tail = store.audit_log("o", mid, 1000).await.unwrap();
+        assert_eq!(tail.len(), 2);
+        assert!(tail.iter().all(|r| r.seq > mid));
     }
 
     fn new_event() -> NewEvent {

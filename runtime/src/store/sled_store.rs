@@ -20,13 +20,15 @@ use sled::transaction::{
 };
 
 use super::group_commit::GroupCommit;
+use super::sled_end::{End, EndQueue};
+use super::sled_queue::ClaimBook;
 use super::{
     ClaimFilter, DispatchDetail, FinishOutcome, Page, PublishOutcome, RecoveryPolicy, Store,
     StoreResult, SubscriptionStats,
 };
 use crate::error::StoreError;
 use crate::model::{
-    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, Event, NewEvent, ObjectKind,
+    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, Event, NewEvent,
     Subscription, SubscriptionSpec, SubscriptionStatus, Timestamp,
 };
 
@@ -52,10 +54,13 @@ pub(crate) mod t {
     pub const DISPATCHES: usize = 8;
     /// (org, subscription id, dispatch id) -> () — reverse scan = newest first
     pub const DISPATCHES_BY_SUB: usize = 9;
-    /// (due_at ms, org, dispatch id) -> () — pending only; spans orgs because workers do
+    /// (due_at ms, org, group id) -> [dispatch id] — pending only, one entry per event's
+    /// fan-out (group = event id) or per requeued/replayed dispatch (group = its id); spans
+    /// orgs because workers do. Ids whose row is no longer pending are dropped lazily.
     pub const DUE: usize = 10;
-    /// (org, dispatch id) -> () — processing only, for recovery
-    pub const PROCESSING: usize = 11;
+    /// (claim seq) -> [(org, dispatch id)] — one entry per claimed batch, removed once every
+    /// dispatch of the batch ended; recovery reads it to find what was left processing
+    pub const CLAIMS: usize = 11;
     /// (org, seq) -> AuditRecord
     pub const AUDIT: usize = 12;
     /// (org, subscription id, hour) -> HourCounts
@@ -75,7 +80,7 @@ pub(crate) mod t {
         "dispatches",
         "dispatches_by_sub",
         "dispatch_due",
-        "dispatch_processing",
+        "dispatch_claims",
         "audit",
         "sub_hourly",
         "sub_last_error",
@@ -128,7 +133,11 @@ pub(crate) struct Inner {
     /// transaction): connection rename/delete and subscription create/update/delete.
     admin: Mutex<()>,
     pub(crate) commit: GroupCommit,
-    _db: sled::Db,
+    /// Claims whose runs have not all ended (see `sled_queue.rs`).
+    pub(crate) claims: Mutex<ClaimBook>,
+    /// Run ends waiting for a shared transaction (see `sled_end.rs`).
+    pub(crate) ends: EndQueue,
+    pub(crate) db: sled::Db,
 }
 
 pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
@@ -175,34 +184,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Appends an audit record in this transaction.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn audit(
-        &self,
-        org: &str,
-        at: Timestamp,
-        actor: &str,
-        object_kind: ObjectKind,
-        object_id: &str,
-        from: Option<&str>,
-        to: Option<&str>,
-        detail: Option<String>,
-    ) -> TxResult<()> {
-        let seq = self.0[t::AUDIT]
-            .generate_id()
-            .map_err(ConflictableTransactionError::Storage)?
-            + 1;
-        let record = AuditRecord {
-            seq,
-            at,
-            actor: actor.to_string(),
-            object_kind,
-            object_id: object_id.to_string(),
-            from: from.map(str::to_string),
-            to: to.map(str::to_string),
-            detail,
-        };
-        self.put(t::AUDIT, super::keys::Key::org(org).n(seq).done(), &record)
+    pub(crate) fn tree(&self, i: usize) -> &TransactionalTree {
+        &self.0[i]
     }
 }
 
@@ -249,7 +232,9 @@ impl SledStore {
                 trees,
                 admin: Mutex::new(()),
                 commit,
-                _db: db,
+                claims: Mutex::new(ClaimBook::default()),
+                ends: EndQueue::default(),
+                db,
             }),
         })
     }
@@ -298,7 +283,7 @@ impl SledStore {
         }
     }
 
-    async fn durable(&self) -> StoreResult<()> {
+    pub(crate) async fn durable(&self) -> StoreResult<()> {
         self.inner.commit.durable().await
     }
 }
@@ -454,9 +439,7 @@ impl Store for SledStore {
         dispatch_id: &str,
         outcome: FinishOutcome,
     ) -> StoreResult<Dispatch> {
-        let d = self.finish_now(org, dispatch_id, outcome)?;
-        self.durable().await?;
-        Ok(d)
+        self.end_run(org, dispatch_id, End::Finish(outcome)).await
     }
 
     async fn requeue(
@@ -466,9 +449,11 @@ impl Store for SledStore {
         due_at: Timestamp,
         last_error: DispatchError,
     ) -> StoreResult<Dispatch> {
-        let d = self.requeue_now(org, dispatch_id, due_at, last_error)?;
-        self.durable().await?;
-        Ok(d)
+        let end = End::Requeue {
+            due_at,
+            error: last_error,
+        };
+        self.end_run(org, dispatch_id, end).await
     }
 
     async fn recover_processing(

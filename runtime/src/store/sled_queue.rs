@@ -1,0 +1,390 @@
+//! The due queue and claims on sled: which `pending` dispatches may run now, moving a batch
+//! of them to `processing`, and finding at start-up what a crash left `processing`.
+//!
+//! Layout (see `t::DUE` and `t::CLAIMS`): a publish adds *one* due entry for its whole
+//! fan-out instead of one per dispatch, and a claimed batch is remembered by *one* claim
+//! entry instead of one processing-index entry per dispatch. sled's cost is per key, so
+//! this keeps a claim at about one write per dispatch (its row).
+//!
+//! The store also keeps an in-memory [`ClaimBook`]: how many dispatches of each claim are
+//! still running. When the last one ends (finish, requeue), the claim entry is removed in
+//! that same transaction. The book is only a cache of the claim entries: after a crash it
+//! is empty and [`SledStore::recover_processing_now`] reads the entries themselves.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use super::keys::{Key, KeyReader};
+use super::sled_audit::Transition;
+use super::sled_dispatch::{DISPATCH, dispatch_key, requeue_in};
+use super::sled_store::{HourCounts, SledStore, Tx, TxResult, decode, t};
+use super::{ClaimCandidate, ClaimFilter, Recovery, RecoveryPolicy, StoreResult};
+use crate::error::StoreError;
+use crate::model::{Connection, Dispatch, DispatchStatus, ObjectKind, Subscription, Timestamp};
+
+pub(crate) const WORKER: &str = "worker";
+const RECOVERY: &str = "recovery";
+const HOUR_MS: u64 = 3_600_000;
+
+/// A due entry's key: `(due_at ms, org, group)`.
+pub(crate) fn due_key(due_at: Timestamp, org: &str, group: &str) -> Vec<u8> {
+    Key::new().n(due_at.as_millis()).s(org).s(group).done()
+}
+
+/// Adds a due entry holding `ids` (all of `org`).
+pub(crate) fn put_due(
+    tx: &Tx<'_>,
+    due_at: Timestamp,
+    org: &str,
+    group: &str,
+    ids: &[&str],
+) -> TxResult<()> {
+    tx.put(t::DUE, due_key(due_at, org, group), &ids)
+}
+
+/// Claims still running, by claim entry.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimBook {
+    /// Claim seq -> dispatches of it not ended yet.
+    running: HashMap<u64, usize>,
+    /// (org, dispatch id) -> its claim seq.
+    claim_of: HashMap<(String, String), u64>,
+}
+
+impl ClaimBook {
+    /// The claim of a running dispatch and what would remain of it without this one.
+    pub(crate) fn peek(&self, org: &str, id: &str) -> Option<u64> {
+        self.claim_of
+            .get(&(org.to_string(), id.to_string()))
+            .copied()
+    }
+
+    pub(crate) fn running(&self, seq: u64) -> usize {
+        self.running.get(&seq).copied().unwrap_or(0)
+    }
+
+    /// Forgets a dispatch that ended (in a committed transaction).
+    pub(crate) fn ended(&mut self, org: &str, id: &str) {
+        if let Some(seq) = self.claim_of.remove(&(org.to_string(), id.to_string()))
+            && let Some(n) = self.running.get_mut(&seq)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.running.remove(&seq);
+            }
+        }
+    }
+
+    fn claimed(&mut self, seq: u64, dispatches: &[Dispatch]) {
+        self.running.insert(seq, dispatches.len());
+        for d in dispatches {
+            self.claim_of.insert((d.org.clone(), d.id.clone()), seq);
+        }
+    }
+}
+
+/// What the scan outside the transaction decided about one due entry.
+struct Pick {
+    key: Vec<u8>,
+    org: String,
+    /// Ids the filter accepted, to claim.
+    chosen: Vec<String>,
+    /// Ids whose row is gone or no longer pending: dropped from the entry.
+    stale: HashSet<String>,
+}
+
+impl SledStore {
+    pub(crate) fn claim_due_now(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+        filter: ClaimFilter<'_>,
+    ) -> StoreResult<Vec<Dispatch>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let picks = self.pick_due(now, limit, filter)?;
+        if picks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seq = self.inner.db.generate_id()?;
+        let lease_until = now.saturating_add(lease);
+        // The book is held across the transaction so an end committed meanwhile cannot
+        // look for a claim that is not in it yet.
+        let mut book = self.claim_book();
+        let claimed = self.tx(|tx| {
+            let mut claimed: Vec<Dispatch> = Vec::new();
+            let mut audit: BTreeMap<&str, Vec<Transition>> = BTreeMap::new();
+            for pick in &picks {
+                let Some(bytes) = tx.get_raw(t::DUE, &pick.key)? else {
+                    continue; // claimed whole by another worker since the scan
+                };
+                let ids: Vec<String> = decode(&bytes, "due entry").map_err(abort_with)?;
+                let mut keep: Vec<&str> = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    if pick.stale.contains(id) {
+                        continue;
+                    }
+                    if !pick.chosen.contains(id) {
+                        keep.push(id);
+                        continue;
+                    }
+                    let key = dispatch_key(&pick.org, id);
+                    let Some(mut d) = tx.get::<Dispatch>(t::DISPATCHES, &key, DISPATCH)? else {
+                        continue;
+                    };
+                    if d.status != DispatchStatus::Pending {
+                        continue;
+                    }
+                    d.status = DispatchStatus::Processing;
+                    d.attempt += 1;
+                    d.dispatched_at = Some(now);
+                    d.lease_until = Some(lease_until);
+                    tx.put(t::DISPATCHES, key, &d)?;
+                    audit.entry(&pick.org).or_default().push(Transition {
+                        object_id: d.id.clone(),
+                        from: Some("pending".into()),
+                        to: Some("processing".into()),
+                        detail: Some(format!("attempt {}", d.attempt)),
+                    });
+                    claimed.push(d);
+                }
+                if keep.is_empty() {
+                    tx.del(t::DUE, &pick.key)?;
+                } else if keep.len() != ids.len() {
+                    tx.put(t::DUE, pick.key.clone(), &keep)?;
+                }
+            }
+            if !claimed.is_empty() {
+                let members: Vec<(&str, &str)> = claimed
+                    .iter()
+                    .map(|d| (d.org.as_str(), d.id.as_str()))
+                    .collect();
+                tx.put(t::CLAIMS, seq.to_be_bytes().to_vec(), &members)?;
+            }
+            for (org, transitions) in audit {
+                tx.audit_many(org, now, WORKER, ObjectKind::Dispatch, transitions)?;
+            }
+            Ok(claimed)
+        })?;
+        if !claimed.is_empty() {
+            book.claimed(seq, &claimed);
+        }
+        Ok(claimed)
+    }
+
+    /// Scans due entries (outside any transaction: the filter may look at anything) and
+    /// picks up to `limit` dispatches the filter accepts.
+    fn pick_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        filter: ClaimFilter<'_>,
+    ) -> StoreResult<Vec<Pick>> {
+        let end = Key::new().n(now.as_millis().saturating_add(1)).done();
+        let mut subs: HashMap<(String, String), Option<Subscription>> = HashMap::new();
+        let mut conns: HashMap<(String, String), Option<Connection>> = HashMap::new();
+        let mut picks = Vec::new();
+        let mut total = 0usize;
+        for entry in self.tree(t::DUE).range(..end) {
+            if total >= limit {
+                break;
+            }
+            let (key, value) = entry?;
+            let mut r = KeyReader::new(&key);
+            let (Some(_), Some(org)) = (r.n(), r.s()) else {
+                continue;
+            };
+            let ids: Vec<String> = decode(&value, "due entry")?;
+            let mut pick = Pick {
+                key: key.to_vec(),
+                org: org.to_string(),
+                chosen: Vec::new(),
+                stale: HashSet::new(),
+            };
+            for id in ids {
+                if total >= limit {
+                    break;
+                }
+                let row =
+                    self.read::<Dispatch>(t::DISPATCHES, &dispatch_key(org, &id), DISPATCH)?;
+                let Some(dispatch) = row.filter(|d| d.status == DispatchStatus::Pending) else {
+                    pick.stale.insert(id);
+                    continue;
+                };
+                let sub = self.cached_subscription(&mut subs, org, &dispatch.subscription_id)?;
+                let conn = match &sub {
+                    Some(s) => self.cached_connection(&mut conns, org, &s.connection_name)?,
+                    None => None,
+                };
+                let candidate = ClaimCandidate {
+                    dispatch: &dispatch,
+                    subscription: sub.as_ref(),
+                    connection: conn.as_ref(),
+                };
+                if filter(&candidate) {
+                    pick.chosen.push(id);
+                    total += 1;
+                }
+            }
+            if !pick.chosen.is_empty() || !pick.stale.is_empty() {
+                picks.push(pick);
+            }
+        }
+        Ok(picks)
+    }
+
+    fn cached_subscription(
+        &self,
+        cache: &mut HashMap<(String, String), Option<Subscription>>,
+        org: &str,
+        id: &str,
+    ) -> StoreResult<Option<Subscription>> {
+        let key = (org.to_string(), id.to_string());
+        if let Some(found) = cache.get(&key) {
+            return Ok(found.clone());
+        }
+        let sub = match self.subscription_now(org, id) {
+            Ok(s) => Some(s),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        cache.insert(key, sub.clone());
+        Ok(sub)
+    }
+
+    fn cached_connection(
+        &self,
+        cache: &mut HashMap<(String, String), Option<Connection>>,
+        org: &str,
+        name: &str,
+    ) -> StoreResult<Option<Connection>> {
+        let key = (org.to_string(), name.to_string());
+        if let Some(found) = cache.get(&key) {
+            return Ok(found.clone());
+        }
+        let conn = match self.connection_by_name_now(org, name) {
+            Ok(c) => Some(c),
+            Err(StoreError::NotFound { .. } | StoreError::UnknownConnection { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        cache.insert(key, conn.clone());
+        Ok(conn)
+    }
+
+    /// At start-up: every dispatch of a claim entry that is still `processing` is moved as
+    /// `policy` says, and the claim entries are removed.
+    pub(crate) fn recover_processing_now(
+        &self,
+        now: Timestamp,
+        policy: RecoveryPolicy<'_>,
+    ) -> StoreResult<Vec<Dispatch>> {
+        let mut out = Vec::new();
+        for entry in self.tree(t::CLAIMS).iter() {
+            let (claim_key, value) = entry?;
+            let members: Vec<(String, String)> = decode(&value, "claim entry")?;
+            let mut decided = Vec::new();
+            for (org, id) in &members {
+                let row = self.read::<Dispatch>(t::DISPATCHES, &dispatch_key(org, id), DISPATCH)?;
+                let Some(d) = row.filter(|d| d.status == DispatchStatus::Processing) else {
+                    continue;
+                };
+                let sub = self.subscription_now(org, &d.subscription_id).ok();
+                decided.push((org.clone(), id.clone(), policy(&d, sub.as_ref())));
+            }
+            let moved = self.tx(|tx| {
+                let mut moved = Vec::new();
+                for (org, id, decision) in &decided {
+                    let key = dispatch_key(org, id);
+                    let Some(mut d) = tx.get::<Dispatch>(t::DISPATCHES, &key, DISPATCH)? else {
+                        continue;
+                    };
+                    if d.status != DispatchStatus::Processing {
+                        continue;
+                    }
+                    match decision {
+                        Recovery::Fail(error) => {
+                            d.status = DispatchStatus::Failed;
+                            d.last_error = Some(error.clone());
+                            d.finished_at = Some(now);
+                            d.lease_until = None;
+                            tx.put(t::DISPATCHES, key, &d)?;
+                            let mut counts = HourlyCounts::default();
+                            counts.add(&d, now);
+                            counts.write(tx)?;
+                            tx.audit(
+                                org,
+                                now,
+                                RECOVERY,
+                                ObjectKind::Dispatch,
+                                id,
+                                Some("processing"),
+                                Some("failed"),
+                                Some(error.code.clone()),
+                            )?;
+                        }
+                        Recovery::Retry { due_at, last_error } => {
+                            let transition = requeue_in(tx, &mut d, *due_at, last_error.clone())?;
+                            tx.audit_many(
+                                org,
+                                now,
+                                RECOVERY,
+                                ObjectKind::Dispatch,
+                                vec![transition],
+                            )?;
+                        }
+                    }
+                    moved.push(d);
+                }
+                tx.del(t::CLAIMS, &claim_key)?;
+                Ok(moved)
+            })?;
+            out.extend(moved);
+        }
+        Ok(out)
+    }
+}
+
+fn abort_with(e: StoreError) -> sled::transaction::ConflictableTransactionError<StoreError> {
+    sled::transaction::ConflictableTransactionError::Abort(e)
+}
+
+/// Delivered/failed counts to add, by (org, subscription, hour), and each subscription's
+/// latest error: a batch of ends touches each counter key once.
+#[derive(Debug, Default)]
+pub(crate) struct HourlyCounts {
+    counts: BTreeMap<Vec<u8>, HourCounts>,
+    last_errors: BTreeMap<Vec<u8>, crate::model::DispatchError>,
+}
+
+impl HourlyCounts {
+    pub(crate) fn add(&mut self, d: &Dispatch, at: Timestamp) {
+        let sub = Key::org(&d.org).s(&d.subscription_id);
+        let key = sub.clone().n(at.as_millis() / HOUR_MS).done();
+        let counts = self.counts.entry(key).or_default();
+        if d.status == DispatchStatus::Delivered {
+            counts.delivered += 1;
+        } else {
+            counts.failed += 1;
+            if let Some(e) = &d.last_error {
+                self.last_errors.insert(sub.done(), e.clone());
+            }
+        }
+    }
+
+    pub(crate) fn write(&self, tx: &Tx<'_>) -> TxResult<()> {
+        for (key, add) in &self.counts {
+            let mut counts = tx
+                .get::<HourCounts>(t::SUB_HOURLY, key, "stats")?
+                .unwrap_or_default();
+            counts.delivered += add.delivered;
+            counts.failed += add.failed;
+            tx.put(t::SUB_HOURLY, key.clone(), &counts)?;
+        }
+        for (key, error) in &self.last_errors {
+            tx.put(t::SUB_LAST_ERROR, key.clone(), error)?;
+        }
+        Ok(())
+    }
+}
