@@ -446,14 +446,15 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_finishes_a_run_in_flight_and_stops_accepting() {
+async fn shutdown_finishes_runs_in_flight_and_stops_accepting() {
     let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
     let source = SourceRepo::init(&tmp.path().join("source.git"));
     commit(&source, &runbook_files(), "runbooks");
     let url = source.file_url();
-    let mut c = config(&tmp.path().join("data"), Some(&url));
-    // The loop runs into the wall-clock limit, not the fuel budget: a run that stays in
-    // flight long enough to shut down under it.
+    let mut c = config(&data, Some(&url));
+    // The loop runs into the wall-clock limit, not the fuel budget: runs that stay in
+    // flight long enough to shut down under them.
     c.limits.fuel = u64::MAX / 4;
     c.limits.timeout = Duration::from_secs(3);
     let server = Server::start(&c).await.unwrap();
@@ -464,6 +465,33 @@ async fn shutdown_finishes_a_run_in_flight_and_stops_accepting() {
         .await
         .unwrap();
     poll(addr, "/readyz", |a| a.status == 200).await;
+
+    // A dispatch in flight...
+    let mut sub = subscription(&url);
+    sub["runbook_file"] = json!(INFINITE);
+    sub["parameter_mapping"] = json!({});
+    let created = http(
+        addr,
+        "POST",
+        "/event-routing/subscriptions",
+        Some(ORG),
+        Some(&sub),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let receipt = server
+        .runtime()
+        .publish(ORG, EVENT, sample_payload(), Some("loop:1"))
+        .await
+        .unwrap();
+    let dispatch = receipt.dispatch_ids[0].clone();
+    poll(
+        addr,
+        &format!("/event-routing/dispatches/{dispatch}"),
+        |a| a.body["status"] == "processing",
+    )
+    .await;
+    // ... and a manual run in flight.
     let body = json!({"connection_name": CONNECTION, "repository": url, "file_name": INFINITE});
     let run =
         tokio::spawn(
@@ -483,6 +511,17 @@ async fn shutdown_finishes_a_run_in_flight_and_stops_accepting() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "nothing accepts after shutdown"
     );
+
+    // The dispatch ended on its own limit (not `interrupted`), recorded durably.
+    let server = Server::start(&c).await.unwrap();
+    let d = get(
+        server.local_addr(),
+        &format!("/event-routing/dispatches/{dispatch}"),
+    )
+    .await;
+    assert_eq!(d.body["status"], "failed", "{d:?}");
+    assert_eq!(d.body["last_error"]["code"], "deadline_exceeded", "{d:?}");
+    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
