@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use runbox::host::{Capabilities, Invocation, Limits, RunRequest, Trigger};
 use runbox::{ArtifactCache, Engine, EngineSettings};
 
+/// See the `mimalloc` feature in `runtime/Cargo.toml` for why.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SEQUENTIAL_RUNS: usize = 20_000;
 const PARALLEL_RUNS_PER_TASK: usize = 20_000;
 const LOADS: usize = 200;

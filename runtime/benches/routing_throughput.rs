@@ -25,6 +25,10 @@ use runbox::model::{
 };
 use runbox::{EngineSettings, RepoConfig, Runtime};
 
+/// See the `mimalloc` feature in `runtime/Cargo.toml` for why.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const ORG: &str = "acme";
 const EVENT: &str = "alert.sensitive_data_detected";
 const RUNBOOK: &str = "noop.runbook.wasm";
@@ -48,7 +52,8 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "routing_throughput: {cores} cores ({cores} tokio worker threads), {SUBSCRIPTIONS} active subscriptions per event, noop runbook, sled store (durable acks)"
+        "routing_throughput: {cores} cores ({cores} tokio worker threads), {SUBSCRIPTIONS} active subscriptions per event, noop runbook, sled store (durable acks), claim batch {}",
+        claim_batch()
     );
     runtime.block_on(bench());
 }
@@ -92,6 +97,7 @@ impl World {
             })
             .worker_settings(WorkerSettings {
                 workers,
+                claim_batch: claim_batch(),
                 ..WorkerSettings::default()
             })
             .build()
@@ -118,6 +124,14 @@ impl World {
         }
         (rt, subs)
     }
+}
+
+/// Dispatches a worker claims at once: the runtime's default, or `RUNBOX_BENCH_CLAIM_BATCH`.
+fn claim_batch() -> usize {
+    std::env::var("RUNBOX_BENCH_CLAIM_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(WorkerSettings::default().claim_batch)
 }
 
 fn connection_spec() -> ConnectionSpec {

@@ -6,17 +6,24 @@
 //! flushed it.
 //! - saturated: C concurrent publishers as fast as they can (publishes/s, dispatches/s,
 //!   ack p50/p99, flushes per publish);
-//! - paced: 1,000 events/s from 16 publishers (the ack p99 target is < 5 ms there).
+//! - paced: 1,000 events/s from 16 publishers (the ack p99 target is < 5 ms there);
+//! - phases: the store's cost per dispatch of each step of a dispatch's life, one after the
+//!   other from one task (publish, claim in batches of 64, ending each batch concurrently).
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use runbox::model::Timestamp;
 use runbox::model::{
     AccessMode, ConnectionSpec, ConnectionType, NewEvent, SubscriptionSpec, SubscriptionStatus,
 };
-use runbox::store::{SledStore, Store};
+use runbox::store::{ClaimCandidate, FinishOutcome, SledStore, Store, TerminalStatus};
 
+/// See the `mimalloc` feature in `runtime/Cargo.toml` for why.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SUBSCRIPTIONS: usize = 10;
 const SATURATED_EVENTS: usize = 20_000;
 const PACED_EVENTS: usize = 5_000;
@@ -150,7 +157,60 @@ fn report(
     );
 }
 
+/// Publish, claim and finish `events` events' dispatches phase by phase; prints the
+/// store's time per dispatch in each phase.
+async fn phases(events: usize) {
+    let (_dir, store, subs) = setup().await;
+    let dispatches = events * SUBSCRIPTIONS;
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / dispatches as f64;
+    let started = Instant::now();
+    for n in 0..events {
+        store.publish("acme", event(n), &subs).await.unwrap();
+    }
+    let publish = started.elapsed();
+    let all = |_: &ClaimCandidate<'_>| true;
+    let later = Timestamp::now().saturating_add(Duration::from_secs(1));
+    let lease = Duration::from_secs(60);
+    let (mut claim, mut finish, mut ended) = (Duration::ZERO, Duration::ZERO, 0usize);
+    loop {
+        let t = Instant::now();
+        let batch = store.claim_due(later, 64, lease, &all).await.unwrap();
+        claim += t.elapsed();
+        if batch.is_empty() {
+            break;
+        }
+        let t = Instant::now();
+        let ends = batch.iter().map(|d| {
+            let outcome = FinishOutcome {
+                status: TerminalStatus::Delivered,
+                last_error: None,
+                finished_at: Timestamp::now(),
+                duration_ms: 1,
+                fuel_used: Some(1000),
+                peak_memory_bytes: Some(65536),
+                commit_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+                output_excerpt: None,
+            };
+            store.finish("acme", &d.id, outcome)
+        });
+        for end in futures::future::join_all(ends).await {
+            end.unwrap();
+            ended += 1;
+        }
+        finish += t.elapsed();
+    }
+    assert_eq!(ended, dispatches);
+    println!(
+        "phases, {events} events x {SUBSCRIPTIONS}: per dispatch publish {:.1} us (1 publisher), claim {:.1} us (batches of 64), finish {:.1} us (batch ends concurrently); {} flushes",
+        per(publish),
+        per(claim),
+        per(finish),
+        store.flush_count(),
+    );
+}
+
 async fn bench() {
+    phases(2_000).await;
     println!(
         "store_publish: {SUBSCRIPTIONS} subscriptions per event, durable (group-committed) acks"
     );

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod cli;
@@ -23,6 +24,7 @@ mod serde_duration;
 pub mod server;
 pub mod store;
 
+pub use auth::{AuthError, Caller, NewToken, Role};
 pub use cache::{ArtifactCache, CacheOutcome, CacheStats};
 pub use catalog::{Catalog, CatalogEntry, Category, FieldSpec, FieldType, PayloadError};
 pub use component::{ComponentSummary, LoadedComponent};

@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// See the `mimalloc` feature in `runtime/Cargo.toml` for why.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Logging is set up by `Cli::execute` (`serve` takes its format from its config).
     let cli = runbox::cli::Cli::parse();

@@ -32,6 +32,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::agent::LocalAgentLimits;
+use crate::auth::TokenStore;
 use crate::cache::ArtifactCache;
 use crate::catalog::Catalog;
 use crate::dispatch::{
@@ -204,11 +205,12 @@ impl RuntimeBuilder {
             repos.add(&org, config)?;
         }
         let store_dir = self.data_dir.join("store");
+        let sled = SledStore::open(&store_dir)?;
+        // API tokens live in the same database, behind their own small trait.
+        let tokens: Arc<dyn TokenStore> = Arc::new(sled.clone());
         let metrics = Arc::new(Metrics::new());
-        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
-            Arc::new(SledStore::open(&store_dir)?),
-            Arc::clone(&metrics),
-        ));
+        let store: Arc<dyn Store> =
+            Arc::new(MeteredStore::new(Arc::new(sled), Arc::clone(&metrics)));
 
         // Before any worker can claim: nothing left `processing` by a crash is re-run
         // silently or left stuck.
@@ -228,6 +230,7 @@ impl RuntimeBuilder {
         let workers = dispatcher.start();
         Ok(Runtime {
             store,
+            tokens,
             repos,
             engine,
             dispatcher,
@@ -267,6 +270,8 @@ pub struct SubscriptionView {
 /// waiting; call [`Runtime::shutdown`] for a clean stop.
 pub struct Runtime {
     store: Arc<dyn Store>,
+    /// API tokens (see `auth/runtime_api.rs`).
+    pub(crate) tokens: Arc<dyn TokenStore>,
     repos: Repositories,
     engine: Engine,
     dispatcher: Arc<Dispatcher>,

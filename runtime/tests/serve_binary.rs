@@ -76,6 +76,17 @@ async fn start(
     (child, addr, banner)
 }
 
+/// The admin token the demo printed.
+fn demo_token(banner: &[String]) -> String {
+    let line = banner
+        .iter()
+        .find(|l| l.starts_with("demo admin token"))
+        .unwrap_or_else(|| panic!("{banner:?}"));
+    let token = line.rsplit(' ').next().unwrap().to_owned();
+    assert!(token.starts_with("rbx_"), "{line}");
+    token
+}
+
 fn signal(child: &Child, name: &str) {
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")
@@ -140,6 +151,7 @@ async fn sigterm_lets_the_run_in_flight_finish_and_exits_cleanly() {
         .find_map(|l| l.strip_prefix("demo repository: "))
         .unwrap()
         .to_owned();
+    let token = demo_token(&banner);
     assert!(
         banner
             .iter()
@@ -163,7 +175,7 @@ async fn sigterm_lets_the_run_in_flight_finish_and_exits_cleanly() {
     let body =
         json!({"connection_name": "demo-ops", "repository": repository, "file_name": INFINITE});
     let run = tokio::spawn(async move {
-        http(addr, "POST", "/runbooks/exec", Some("demo"), Some(&body)).await
+        http(addr, "POST", "/runbooks/exec", Some(&token), Some(&body)).await
     });
     let in_flight = async {
         loop {
@@ -233,6 +245,7 @@ async fn demo_with_the_built_examples_survives_a_restart_and_sigint() {
     ];
     let env = [("RUNBOX_ENGINE_MAX_INSTANCES", "8")];
     let mut commits = Vec::new();
+    let mut previous_token: Option<String> = None;
     for round in 0..2 {
         let (child, addr, banner) = start(&args, &env, true).await;
         assert!(banner.contains(&"demo org: demo".to_owned()), "{banner:?}");
@@ -241,9 +254,17 @@ async fn demo_with_the_built_examples_survives_a_restart_and_sigint() {
             .find_map(|l| l.strip_prefix("demo repository: "))
             .unwrap()
             .to_owned();
+        let token = demo_token(&banner);
+        if let Some(old) = previous_token.replace(token.clone()) {
+            let a = http(addr, "GET", "/runbooks", Some(&old), None).await;
+            assert_eq!(
+                a.status, 401,
+                "the previous start's token is revoked: {a:?}"
+            );
+        }
         let list = async {
             loop {
-                let a = http(addr, "GET", "/runbooks", Some("demo"), None).await;
+                let a = http(addr, "GET", "/runbooks", Some(token.as_str()), None).await;
                 if a.body["repositories"][0]["commit"].is_string() {
                     return a;
                 }
@@ -275,7 +296,7 @@ async fn demo_with_the_built_examples_survives_a_restart_and_sigint() {
             addr,
             "POST",
             "/runbooks/exec",
-            Some("demo"),
+            Some(token.as_str()),
             Some(&json!({
                 "connection_name": "demo-ops",
                 "repository": repository,
@@ -300,7 +321,7 @@ async fn demo_with_the_built_examples_survives_a_restart_and_sigint() {
             addr,
             "GET",
             "/event-routing/subscriptions",
-            Some("demo"),
+            Some(token.as_str()),
             None,
         )
         .await;

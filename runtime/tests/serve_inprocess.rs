@@ -9,6 +9,7 @@ mod serve_common;
 
 use std::time::Duration;
 
+use runbox::Role;
 use runbox::server::Server;
 use serde_json::{Value, json};
 use serve_common::*;
@@ -44,13 +45,15 @@ async fn probes_metrics_runbooks_and_exec() {
         .unwrap();
     let addr = server.local_addr();
     let rt = server.runtime().clone();
+    let tok = token(&server, ORG, Role::Admin).await;
+    let other = token(&server, "other", Role::Admin).await;
 
     let health = http(addr, "GET", "/healthz", None, None).await;
     assert_eq!(
         (health.status, &health.body),
         (200, &json!({"status": "ok"}))
     );
-    let ready = poll(addr, "/readyz", |a| a.status == 200).await;
+    let ready = poll(addr, &tok, "/readyz", |a| a.status == 200).await;
     assert_eq!(ready.body["status"], "ready");
 
     rt.create_connection(ORG, connection(CONNECTION), "test")
@@ -58,7 +61,7 @@ async fn probes_metrics_runbooks_and_exec() {
         .unwrap();
 
     // ---- list ----
-    let list = get(addr, "/runbooks").await;
+    let list = get(addr, &tok, "/runbooks").await;
     assert_eq!(list.status, 200, "{list:?}");
     let repo = &list.body["repositories"][0];
     assert_eq!(repo["commit"], sha.as_str());
@@ -76,13 +79,18 @@ async fn probes_metrics_runbooks_and_exec() {
     assert_eq!(echo["metadata"]["count"]["required"], true, "{echo}");
     assert_eq!(echo["metadata"]["flag"]["default"], "false", "{echo}");
     assert!(echo["error"].is_null());
-    let filtered = get(addr, &format!("/runbooks?connection_name={CONNECTION}")).await;
+    let filtered = get(
+        addr,
+        &tok,
+        &format!("/runbooks?connection_name={CONNECTION}"),
+    )
+    .await;
     assert_eq!(filtered.status, 200);
     assert_eq!(runbooks_of(&filtered).len(), 3);
-    let unknown = get(addr, "/runbooks?connection_name=nope").await;
+    let unknown = get(addr, &tok, "/runbooks?connection_name=nope").await;
     assert_eq!(unknown.status, 400, "{unknown:?}");
     assert_eq!(unknown.body["code"], "unknown_connection");
-    let bad_query = get(addr, "/runbooks?colour=red").await;
+    let bad_query = get(addr, &tok, "/runbooks?colour=red").await;
     assert_eq!(bad_query.status, 400);
     assert!(
         bad_query.body["message"]
@@ -90,8 +98,31 @@ async fn probes_metrics_runbooks_and_exec() {
             .unwrap()
             .contains("colour")
     );
-    let other_org = http(addr, "GET", "/runbooks", Some("other"), None).await;
+    let other_org = http(addr, "GET", "/runbooks", Some(other.as_str()), None).await;
     assert_eq!(other_org.body, json!({"repositories": []}));
+
+    // ---- auth: reads need any token, runs and configuration changes an admin ----
+    let reader = token(&server, ORG, Role::ReadOnly).await;
+    assert_eq!(
+        http(addr, "GET", "/runbooks", Some(&reader), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(http(addr, "GET", "/runbooks", None, None).await.status, 401);
+    let body = json!({"connection_name": CONNECTION, "repository": url, "file_name": ECHO});
+    let denied = http(addr, "POST", "/runbooks/exec", Some(&reader), Some(&body)).await;
+    assert_eq!(denied.status, 403, "{denied:?}");
+    let body = json!({"git_url": "/elsewhere"});
+    let denied = http(
+        addr,
+        "POST",
+        "/runbooks/configurations",
+        Some(&reader),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(denied.status, 403, "{denied:?}");
 
     // ---- exec ----
     let exec = |file: &str, params: Value| json!({"connection_name": CONNECTION, "repository": url, "file_name": file, "parameters": params});
@@ -99,7 +130,7 @@ async fn probes_metrics_runbooks_and_exec() {
         addr,
         "POST",
         "/runbooks/exec",
-        Some(ORG),
+        Some(tok.as_str()),
         Some(&exec(ECHO, json!({"text": "hi", "count": "3"}))),
     )
     .await;
@@ -121,7 +152,7 @@ async fn probes_metrics_runbooks_and_exec() {
         addr,
         "POST",
         "/runbooks/exec",
-        Some(ORG),
+        Some(tok.as_str()),
         Some(&exec(ECHO, json!({"text": "hi"}))),
     )
     .await;
@@ -134,7 +165,7 @@ async fn probes_metrics_runbooks_and_exec() {
         addr,
         "POST",
         "/runbooks/exec",
-        Some(ORG),
+        Some(tok.as_str()),
         Some(&exec(INFINITE, json!({}))),
     )
     .await;
@@ -144,7 +175,7 @@ async fn probes_metrics_runbooks_and_exec() {
         addr,
         "POST",
         "/runbooks/exec",
-        Some(ORG),
+        Some(tok.as_str()),
         Some(&exec("ops/none.runbook.wasm", json!({}))),
     )
     .await;
@@ -152,12 +183,26 @@ async fn probes_metrics_runbooks_and_exec() {
     assert_eq!(no_file.body["code"], "runbook_not_found");
     let mut no_conn = exec(ECHO, json!({}));
     no_conn["connection_name"] = json!("nope");
-    let no_conn = http(addr, "POST", "/runbooks/exec", Some(ORG), Some(&no_conn)).await;
+    let no_conn = http(
+        addr,
+        "POST",
+        "/runbooks/exec",
+        Some(tok.as_str()),
+        Some(&no_conn),
+    )
+    .await;
     assert_eq!(no_conn.status, 400, "{no_conn:?}");
     assert!(no_conn.body["message"].as_str().unwrap().contains("nope"));
     let mut extra = exec(ECHO, json!({}));
     extra["colour"] = json!("red");
-    let extra = http(addr, "POST", "/runbooks/exec", Some(ORG), Some(&extra)).await;
+    let extra = http(
+        addr,
+        "POST",
+        "/runbooks/exec",
+        Some(tok.as_str()),
+        Some(&extra),
+    )
+    .await;
     assert_eq!(extra.status, 400, "{extra:?}");
     assert!(extra.body["message"].as_str().unwrap().contains("colour"));
     let no_org = http(
@@ -175,7 +220,7 @@ async fn probes_metrics_runbooks_and_exec() {
         addr,
         "POST",
         "/event-routing/subscriptions",
-        Some(ORG),
+        Some(tok.as_str()),
         Some(&subscription(&url)),
     )
     .await;
@@ -187,6 +232,7 @@ async fn probes_metrics_runbooks_and_exec() {
     let dispatch = &receipt.dispatch_ids[0];
     let done = poll(
         addr,
+        &tok,
         &format!("/event-routing/dispatches/{dispatch}"),
         |a| a.body["status"] == "delivered" || a.body["status"] == "failed",
     )
@@ -263,19 +309,24 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
         .await
         .unwrap();
     let addr = server.local_addr();
-    let post = |body: Value| async move {
-        http(
-            addr,
-            "POST",
-            "/runbooks/configurations",
-            Some(ORG),
-            Some(&body),
-        )
-        .await
+    let tok = token(&server, ORG, Role::Admin).await;
+    let other = token(&server, "other", Role::Admin).await;
+    let post = |body: Value| {
+        let tok = tok.clone();
+        async move {
+            http(
+                addr,
+                "POST",
+                "/runbooks/configurations",
+                Some(tok.as_str()),
+                Some(&body),
+            )
+            .await
+        }
     };
 
     // The config file's repository: listed, read-only.
-    let list = get(addr, "/runbooks/configurations").await;
+    let list = get(addr, &tok, "/runbooks/configurations").await;
     assert_eq!(list.status, 200);
     let from_file = &list.body[0];
     assert_eq!(from_file["source"], "config");
@@ -284,7 +335,7 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
         addr,
         "DELETE",
         &format!("/runbooks/configurations/{file_id}"),
-        Some(ORG),
+        Some(tok.as_str()),
         None,
     )
     .await;
@@ -323,7 +374,7 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
         assert_eq!(mode & 0o777, 0o600);
     }
     // Not fetchable: not ready, and the reason names it.
-    let not_ready = poll(addr, "/readyz", |a| a.status == 503).await;
+    let not_ready = poll(addr, &tok, "/readyz", |a| a.status == 503).await;
     let reasons = not_ready.body["reasons"].to_string();
     assert!(reasons.contains(&https_key), "{reasons}");
     assert!(
@@ -336,7 +387,7 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
         addr,
         "PUT",
         &path,
-        Some(ORG),
+        Some(tok.as_str()),
         Some(&json!({
             "git_url": "https://git.invalid/acme/private.git", "branch": "release"
         })),
@@ -349,29 +400,29 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
         addr,
         "PUT",
         &path,
-        Some(ORG),
+        Some(tok.as_str()),
         Some(&json!({
             "git_url": "https://git.invalid/acme/private.git", "git_password": ""
         })),
     )
     .await;
     assert_eq!(cleared.body["secrets_set"], json!([]), "{cleared:?}");
-    let gone = http(addr, "DELETE", &path, Some(ORG), None).await;
+    let gone = http(addr, "DELETE", &path, Some(tok.as_str()), None).await;
     assert_eq!(gone.status, 204);
-    assert_eq!(get(addr, &path).await.status, 404);
+    assert_eq!(get(addr, &tok, &path).await.status, 404);
     assert_eq!(
         http(
             addr,
             "GET",
             &format!("/runbooks/configurations/{file_id}"),
-            Some("other"),
+            Some(other.as_str()),
             None
         )
         .await
         .status,
         404
     );
-    poll(addr, "/readyz", |a| a.status == 200).await;
+    poll(addr, &tok, "/readyz", |a| a.status == 200).await;
 
     // Bad input.
     let typo = post(json!({"git_url": "/x", "git_pasword": "p"})).await;
@@ -401,9 +452,9 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
     let id = created.body["id"].as_str().unwrap().to_owned();
     let key = created.body["repository"].as_str().unwrap().to_owned();
     let refresh_path = format!("/runbooks/configurations/{id}/refresh");
-    let r = http(addr, "POST", &refresh_path, Some(ORG), None).await;
+    let r = http(addr, "POST", &refresh_path, Some(tok.as_str()), None).await;
     assert_eq!(r.status, 200, "{r:?}");
-    let listed = get(addr, "/runbooks").await;
+    let listed = get(addr, &tok, "/runbooks").await;
     let team = listed.body["repositories"]
         .as_array()
         .unwrap()
@@ -415,12 +466,12 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
     assert_eq!(team["items"].as_array().unwrap().len(), 1);
 
     let second = commit(&source, &runbook_files(), "all three");
-    let r = http(addr, "POST", &refresh_path, Some(ORG), None).await;
+    let r = http(addr, "POST", &refresh_path, Some(tok.as_str()), None).await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["outcome"], "updated", "{r:?}");
     assert_eq!(r.body["to"], second.as_str());
     assert_eq!(r.body["loaded"], 3);
-    let listed = get(addr, "/runbooks").await;
+    let listed = get(addr, &tok, "/runbooks").await;
     let team = listed.body["repositories"]
         .as_array()
         .unwrap()
@@ -430,13 +481,13 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
         .clone();
     assert_eq!(team["commit"], second.as_str());
     assert_eq!(team["items"].as_array().unwrap().len(), 3);
-    let again = http(addr, "POST", &refresh_path, Some(ORG), None).await;
+    let again = http(addr, "POST", &refresh_path, Some(tok.as_str()), None).await;
     assert_eq!(again.body["outcome"], "unchanged", "{again:?}");
     let unknown = http(
         addr,
         "POST",
         "/runbooks/configurations/rcf_nope/refresh",
-        Some(ORG),
+        Some(tok.as_str()),
         None,
     )
     .await;
@@ -459,12 +510,13 @@ async fn shutdown_finishes_runs_in_flight_and_stops_accepting() {
     c.limits.timeout = Duration::from_secs(3);
     let server = Server::start(&c).await.unwrap();
     let addr = server.local_addr();
+    let tok = token(&server, ORG, Role::Admin).await;
     server
         .runtime()
         .create_connection(ORG, connection(CONNECTION), "test")
         .await
         .unwrap();
-    poll(addr, "/readyz", |a| a.status == 200).await;
+    poll(addr, &tok, "/readyz", |a| a.status == 200).await;
 
     // A dispatch in flight...
     let mut sub = subscription(&url);
@@ -474,7 +526,7 @@ async fn shutdown_finishes_runs_in_flight_and_stops_accepting() {
         addr,
         "POST",
         "/event-routing/subscriptions",
-        Some(ORG),
+        Some(tok.as_str()),
         Some(&sub),
     )
     .await;
@@ -487,16 +539,24 @@ async fn shutdown_finishes_runs_in_flight_and_stops_accepting() {
     let dispatch = receipt.dispatch_ids[0].clone();
     poll(
         addr,
+        &tok,
         &format!("/event-routing/dispatches/{dispatch}"),
         |a| a.body["status"] == "processing",
     )
     .await;
     // ... and a manual run in flight.
     let body = json!({"connection_name": CONNECTION, "repository": url, "file_name": INFINITE});
-    let run =
-        tokio::spawn(
-            async move { http(addr, "POST", "/runbooks/exec", Some(ORG), Some(&body)).await },
-        );
+    let run_tok = tok.clone();
+    let run = tokio::spawn(async move {
+        http(
+            addr,
+            "POST",
+            "/runbooks/exec",
+            Some(run_tok.as_str()),
+            Some(&body),
+        )
+        .await
+    });
     let metrics = server.runtime().metrics().clone();
     while metrics.runs_in_flight() == 0 {
         assert!(!run.is_finished(), "{:?}", run.await);
@@ -516,6 +576,7 @@ async fn shutdown_finishes_runs_in_flight_and_stops_accepting() {
     let server = Server::start(&c).await.unwrap();
     let d = get(
         server.local_addr(),
+        &tok,
         &format!("/event-routing/dispatches/{dispatch}"),
     )
     .await;
@@ -537,6 +598,7 @@ async fn restart_keeps_subscriptions_history_and_configurations() {
     let (sub_id, dispatch_id, extra_key) = {
         let server = Server::start(&config(&data, Some(&url))).await.unwrap();
         let addr = server.local_addr();
+        let tok = token(&server, ORG, Role::Admin).await;
         server
             .runtime()
             .create_connection(ORG, connection(CONNECTION), "test")
@@ -546,7 +608,7 @@ async fn restart_keeps_subscriptions_history_and_configurations() {
             addr,
             "POST",
             "/event-routing/subscriptions",
-            Some(ORG),
+            Some(tok.as_str()),
             Some(&subscription(&url)),
         )
         .await;
@@ -557,7 +619,7 @@ async fn restart_keeps_subscriptions_history_and_configurations() {
             .await
             .unwrap();
         let d = receipt.dispatch_ids[0].clone();
-        poll(addr, &format!("/event-routing/dispatches/{d}"), |a| {
+        poll(addr, &tok, &format!("/event-routing/dispatches/{d}"), |a| {
             a.body["status"] == "delivered"
         })
         .await;
@@ -565,7 +627,7 @@ async fn restart_keeps_subscriptions_history_and_configurations() {
             addr,
             "POST",
             "/runbooks/configurations",
-            Some(ORG),
+            Some(tok.as_str()),
             Some(&json!({"git_url": extra.file_url()})),
         )
         .await;
@@ -580,17 +642,19 @@ async fn restart_keeps_subscriptions_history_and_configurations() {
 
     let server = Server::start(&config(&data, Some(&url))).await.unwrap();
     let addr = server.local_addr();
-    let subs = get(addr, "/event-routing/subscriptions").await;
+    let tok = token(&server, ORG, Role::Admin).await;
+    let subs = get(addr, &tok, "/event-routing/subscriptions").await;
     assert_eq!(subs.body[0]["id"], sub_id.as_str(), "{subs:?}");
     let history = get(
         addr,
+        &tok,
         &format!("/event-routing/subscriptions/{sub_id}/dispatches"),
     )
     .await;
     assert_eq!(history.body["total"], 1, "{history:?}");
     assert_eq!(history.body["items"][0]["id"], dispatch_id.as_str());
     assert_eq!(history.body["items"][0]["status"], "delivered");
-    let configs = get(addr, "/runbooks/configurations").await;
+    let configs = get(addr, &tok, "/runbooks/configurations").await;
     let sources: Vec<(&str, &str)> = configs
         .body
         .as_array()
@@ -608,9 +672,9 @@ async fn restart_keeps_subscriptions_history_and_configurations() {
         "{sources:?}"
     );
     assert_eq!(sources.len(), 2, "{sources:?}");
-    let ready = poll(addr, "/readyz", |a| a.status == 200).await;
+    let ready = poll(addr, &tok, "/readyz", |a| a.status == 200).await;
     assert_eq!(ready.body["status"], "ready");
-    let listed = get(addr, "/runbooks").await;
+    let listed = get(addr, &tok, "/runbooks").await;
     assert_eq!(listed.body["repositories"].as_array().unwrap().len(), 2);
     // Still dispatching after the restart.
     let receipt = server
@@ -619,7 +683,7 @@ async fn restart_keeps_subscriptions_history_and_configurations() {
         .await
         .unwrap();
     let d = &receipt.dispatch_ids[0];
-    poll(addr, &format!("/event-routing/dispatches/{d}"), |a| {
+    poll(addr, &tok, &format!("/event-routing/dispatches/{d}"), |a| {
         a.body["status"] == "delivered"
     })
     .await;

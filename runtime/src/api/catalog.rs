@@ -1,13 +1,13 @@
 //! `GET /event-routing/catalog[?category=]` and `GET /event-routing/catalog/{event_type}`.
 //!
-//! The catalog is the same for every org, so these routes read no org header.
+//! The catalog is the same for every org; the routes still need a token (any role).
 
 use axum::Router;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::ApiState;
 use super::error::{ApiError, ApiResult, Json, Path, Query};
+use super::{ApiState, Reader};
 use crate::catalog::{Catalog, CatalogEntry, Category};
 
 /// The query of the list route.
@@ -19,7 +19,10 @@ pub struct CatalogQuery {
 }
 
 /// Every entry (or one category's), sorted by name; an unknown category is 400.
-pub async fn list(Query(q): Query<CatalogQuery>) -> ApiResult<Json<Vec<CatalogEntry>>> {
+pub async fn list(
+    _caller: Reader,
+    Query(q): Query<CatalogQuery>,
+) -> ApiResult<Json<Vec<CatalogEntry>>> {
     let category = match q.category.as_deref() {
         None => None,
         Some(text) => Some(Category::parse(text).ok_or_else(|| {
@@ -39,7 +42,10 @@ pub async fn list(Query(q): Query<CatalogQuery>) -> ApiResult<Json<Vec<CatalogEn
 }
 
 /// One entry, or 404 `{"message":"event type not found"}`.
-pub async fn get_one(Path(event_type): Path<String>) -> ApiResult<Json<CatalogEntry>> {
+pub async fn get_one(
+    _caller: Reader,
+    Path(event_type): Path<String>,
+) -> ApiResult<Json<CatalogEntry>> {
     Catalog::builtin()
         .get(&event_type)
         .cloned()

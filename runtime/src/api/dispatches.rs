@@ -6,27 +6,30 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 
 use super::error::{ApiResult, Json, Path};
-use super::{API_ACTOR, ApiState, Org};
+use super::{Admin, ApiState, Reader};
 use crate::model::Dispatch;
 use crate::store::DispatchDetail;
 
 /// The dispatch with `event_payload` and `subscription_name`.
 pub async fn get_one(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Reader(caller): Reader,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DispatchDetail>> {
-    Ok(Json(state.runtime.get_dispatch(&org, &id).await?))
+    Ok(Json(state.runtime.get_dispatch(&caller.org, &id).await?))
 }
 
 /// 201 with the new dispatch (`id`, `status: "pending"`, `replayed_from`, and the other
 /// dispatch fields); 409 for a pending or processing one.
 pub async fn replay(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Dispatch>)> {
-    let d = state.runtime.replay(&org, &id, API_ACTOR).await?;
+    let d = state
+        .runtime
+        .replay(&caller.org, &id, &caller.actor())
+        .await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
 

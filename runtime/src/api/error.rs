@@ -75,7 +75,15 @@ impl IntoResponse for ApiError {
             message: &self.message,
             code: self.code,
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: tell the client which scheme to use.
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"runbox\""),
+            );
+        }
+        response
     }
 }
 
@@ -116,9 +124,22 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+/// Every path parameter of the API is an id, a name or an event type, so one that does
+/// not even decode (bad percent-encoding, invalid UTF-8) names no object: 404, as hoop
+/// answers for an id it does not know, rather than 400.
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        ApiError::bad_request("invalid_path", r.body_text())
+        match r {
+            PathRejection::FailedToDeserializePathParams(_) => {
+                ApiError::not_found("not found (the path holds a malformed id)")
+            }
+            // A route without the parameter its handler reads: a server bug.
+            other => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.body_text(),
+            ),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult, Json};
-use super::{ApiState, Org};
+use super::{ApiState, Reader};
 use crate::routing::{ParameterMapping, PreviewResult};
 
 /// `{event_type, parameter_mapping, payload?}`, plus optionally the runbook
@@ -34,7 +34,7 @@ pub struct PreviewRequest {
 /// event type or a payload breaking the schema is 400.
 pub async fn preview(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Reader(caller): Reader,
     Json(body): Json<PreviewRequest>,
 ) -> ApiResult<Json<PreviewResult>> {
     let runbook = match (&body.runbook_repository, &body.runbook_file) {
@@ -50,7 +50,13 @@ pub async fn preview(
     let mapping: ParameterMapping = body.parameter_mapping.into_iter().collect();
     let result = state
         .runtime
-        .preview(&org, &body.event_type, &mapping, body.payload, runbook)
+        .preview(
+            &caller.org,
+            &body.event_type,
+            &mapping,
+            body.payload,
+            runbook,
+        )
         .await?;
     Ok(Json(result))
 }

@@ -1,43 +1,45 @@
 //! The admin HTTP API (hoop's routes, bodies and status codes; see `HOOP-COMPAT.md`).
 //!
-//! One file per resource, each with its request/response types, handlers and `router()`:
-//! [`catalog`], [`subscriptions`], [`dispatches`], [`mapping`]. Every error is an
+//! One file per resource, each with its request/response types, handlers and `router()`.
+//! Every error is an
 //! [`ApiError`] (JSON `{"message", "code"}`); handlers take the [`error::Json`],
 //! [`error::Query`] and [`error::Path`] extractors so bad input is a 4xx with a message.
 //!
-//! The caller's org comes from the `x-runbox-org` request header (see [`Org`]). That header
-//! is a stand-in for identity: bearer API tokens bound to an org and a role replace it in the
-//! next step of the admin API work, and until then this router must only be exposed to
-//! trusted callers.
+//! Every route needs a bearer API token (see [`auth`]): reads take the [`Reader`]
+//! extractor (any role), writes [`Admin`]. The org a request acts on is the token's, and
+//! every write is audited with the token's identity (`token:<id>`).
+//!
+//! Resources: [`catalog`], [`subscriptions`], [`dispatches`], [`mapping`], [`events`],
+//! [`connections`], [`agents`], [`feature_flags`], [`tokens`].
 
+pub mod agents;
+pub mod auth;
 pub mod catalog;
+pub mod connections;
 pub mod dispatches;
 pub mod error;
+pub mod events;
+pub mod feature_flags;
 pub mod health;
 pub mod mapping;
 pub mod metrics;
 pub mod runbook_configs;
 pub mod runbooks;
+pub mod secret_input;
 pub mod subscriptions;
+pub mod tokens;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 
+pub use auth::{Admin, Reader};
 pub use error::{ApiError, ApiResult};
 
 use crate::Runtime;
 use crate::server::{RepoConfigs, ServeState};
-
-/// The header naming the caller's org (until bearer tokens carry it).
-pub const ORG_HEADER: &str = "x-runbox-org";
-
-/// The actor recorded in the audit trail for writes made through the API (until tokens
-/// give each caller an identity).
-pub const API_ACTOR: &str = "admin-api";
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -74,32 +76,6 @@ impl ApiState {
     }
 }
 
-/// The caller's org, from the [`ORG_HEADER`] header. A missing or empty header is 401:
-/// the request does not say who it is for. Bearer-token auth replaces this extractor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Org(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for Org {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(ORG_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty());
-        match value {
-            Some(org) => Ok(Org(org.to_owned())),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                format!("missing or empty {ORG_HEADER} header"),
-            )),
-        }
-    }
-}
-
 /// The whole admin API over `state`.
 pub fn router(state: ApiState) -> Router {
     let limit = state.body_limit;
@@ -108,6 +84,11 @@ pub fn router(state: ApiState) -> Router {
         .merge(subscriptions::router())
         .merge(dispatches::router())
         .merge(mapping::router())
+        .merge(events::router())
+        .merge(connections::router())
+        .merge(agents::router())
+        .merge(feature_flags::router())
+        .merge(tokens::router())
         .merge(health::router())
         .merge(metrics::router())
         .merge(runbooks::router())
@@ -120,6 +101,9 @@ pub fn router(state: ApiState) -> Router {
                 "method not allowed on this route",
             )
         })
+        .layer(axum::middleware::map_request(
+            auth::mark_authorization_sensitive,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 
 use super::error::{ApiError, ApiResult, Json, Path};
-use super::{ApiState, Org};
+use super::{Admin, ApiState, Reader};
 use crate::repo::{RefreshReport, RepoConfig};
 use crate::server::repo_configs::{RepoConfigError, RepoConfigView};
 
@@ -33,48 +33,57 @@ impl From<RepoConfigError> for ApiError {
     }
 }
 
-pub async fn list(State(state): State<ApiState>, Org(org): Org) -> Json<Vec<RepoConfigView>> {
-    Json(state.serve.repo_configs.list(&org))
+pub async fn list(
+    State(state): State<ApiState>,
+    Reader(caller): Reader,
+) -> Json<Vec<RepoConfigView>> {
+    Json(state.serve.repo_configs.list(&caller.org))
 }
 
 /// 201 with the configuration (no secret values). The first fetch happens in the
 /// background; `/refresh` waits for one.
 pub async fn create(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Json(body): Json<RepoConfig>,
 ) -> ApiResult<(StatusCode, Json<RepoConfigView>)> {
-    let view = state.serve.repo_configs.create(&org, body)?;
-    warm_up(&state, &org, view.repository.as_str());
+    let org = caller.org.as_str();
+    let view = state.serve.repo_configs.create(org, body)?;
+    tracing::info!(org, actor = %caller.actor(), id = %view.id, repository = %view.repository, "repository configuration created");
+    warm_up(&state, org, view.repository.as_str());
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 pub async fn get_one(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Reader(caller): Reader,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RepoConfigView>> {
-    Ok(Json(state.serve.repo_configs.get(&org, &id)?))
+    Ok(Json(state.serve.repo_configs.get(&caller.org, &id)?))
 }
 
 pub async fn update(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Path(id): Path<String>,
     Json(body): Json<RepoConfig>,
 ) -> ApiResult<Json<RepoConfigView>> {
-    let view = state.serve.repo_configs.update(&org, &id, body)?;
-    warm_up(&state, &org, view.repository.as_str());
+    let org = caller.org.as_str();
+    let view = state.serve.repo_configs.update(org, &id, body)?;
+    tracing::info!(org, actor = %caller.actor(), id = %view.id, repository = %view.repository, "repository configuration updated");
+    warm_up(&state, org, view.repository.as_str());
     Ok(Json(view))
 }
 
 /// 204.
 pub async fn delete(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.serve.repo_configs.delete(&org, &id)?;
+    let org = caller.org.as_str();
+    state.serve.repo_configs.delete(org, &id)?;
+    tracing::info!(org, actor = %caller.actor(), id, "repository configuration deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -82,17 +91,18 @@ pub async fn delete(
 /// A failed fetch is 502 with the reason; the last good snapshot stays served.
 pub async fn refresh(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RefreshReport>> {
-    match state.serve.repo_configs.refresh(&org, &id).await {
+    let org = caller.org.as_str();
+    match state.serve.repo_configs.refresh(org, &id).await {
         Ok(report) => Ok(Json(report)),
         Err(e) => {
-            if let Ok(view) = state.serve.repo_configs.get(&org, &id) {
+            if let Ok(view) = state.serve.repo_configs.get(org, &id) {
                 state
                     .runtime
                     .metrics()
-                    .repo_fetch_error(&org, view.repository.as_str());
+                    .repo_fetch_error(org, view.repository.as_str());
             }
             Err(e.into())
         }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::{ApiResult, Json, Query};
-use super::{ApiState, Org};
+use super::{Admin, ApiState, Reader};
 use crate::manual_run::ManualRun;
 use crate::repo::{FileListing, FileRole, RepoStatus};
 
@@ -67,9 +67,10 @@ pub struct RunbookItem {
 
 pub async fn list(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Reader(caller): Reader,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<RunbookList>> {
+    let org = caller.org;
     let runtime = &state.runtime;
     let mut runbooks_allowed = true;
     if let Some(name) = &q.connection_name {
@@ -196,16 +197,19 @@ pub struct ExecResponse {
     pub commit: String,
 }
 
-/// 200 with the result of the run, whatever it was; 4xx when it could not start.
+/// 200 with the result of the run, whatever it was; 4xx when it could not start. Admin
+/// only: a manual run acts on a connection.
 pub async fn exec(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Json(body): Json<ExecRequest>,
 ) -> ApiResult<Json<ExecResponse>> {
+    let org = &caller.org;
+    tracing::info!(org, actor = %caller.actor(), file = %body.file_name, connection = %body.connection_name, "manual run requested");
     let result = state
         .runtime
         .run_manual(
-            &org,
+            org,
             ManualRun {
                 connection_name: body.connection_name,
                 repository: body.repository,

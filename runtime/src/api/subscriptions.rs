@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult, Json, Path, Query};
-use super::{API_ACTOR, ApiState, Org};
+use super::{Admin, ApiState, Reader};
 use crate::model::{Dispatch, RetryPolicy, Subscription, SubscriptionSpec, SubscriptionStatus};
 use crate::runtime::SubscriptionView;
 use crate::store::Page;
@@ -83,23 +83,26 @@ pub struct StatusResponse {
 /// Newest first, optionally one status.
 pub async fn list(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Reader(caller): Reader,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<Subscription>>> {
     Ok(Json(
-        state.runtime.list_subscriptions(&org, q.status).await?,
+        state
+            .runtime
+            .list_subscriptions(&caller.org, q.status)
+            .await?,
     ))
 }
 
 /// 201 with the stored subscription.
 pub async fn create(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Json(body): Json<SubscriptionRequest>,
 ) -> ApiResult<(StatusCode, Json<Subscription>)> {
     let s = state
         .runtime
-        .create_subscription(&org, body.into(), API_ACTOR)
+        .create_subscription(&caller.org, body.into(), &caller.actor())
         .await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
@@ -107,23 +110,25 @@ pub async fn create(
 /// The subscription with `delivered_count_7d`, `failed_count_7d` and `last_error`.
 pub async fn get_one(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Reader(caller): Reader,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    Ok(Json(state.runtime.get_subscription(&org, &id).await?))
+    Ok(Json(
+        state.runtime.get_subscription(&caller.org, &id).await?,
+    ))
 }
 
 /// Same body as create; answers the updated subscription.
 pub async fn update(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Path(id): Path<String>,
     Json(body): Json<SubscriptionRequest>,
 ) -> ApiResult<Json<Subscription>> {
     Ok(Json(
         state
             .runtime
-            .update_subscription(&org, &id, body.into(), API_ACTOR)
+            .update_subscription(&caller.org, &id, body.into(), &caller.actor())
             .await?,
     ))
 }
@@ -131,12 +136,12 @@ pub async fn update(
 /// 204; the dispatch history goes with it.
 pub async fn delete(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     state
         .runtime
-        .delete_subscription(&org, &id, API_ACTOR)
+        .delete_subscription(&caller.org, &id, &caller.actor())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -144,12 +149,12 @@ pub async fn delete(
 /// 200 `{"status":"paused"}`.
 pub async fn pause(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<StatusResponse>> {
     let s = state
         .runtime
-        .pause_subscription(&org, &id, API_ACTOR)
+        .pause_subscription(&caller.org, &id, &caller.actor())
         .await?;
     Ok(Json(StatusResponse { status: s.status }))
 }
@@ -157,12 +162,12 @@ pub async fn pause(
 /// 200 `{"status":"active"}` (no backfill).
 pub async fn resume(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<StatusResponse>> {
     let s = state
         .runtime
-        .resume_subscription(&org, &id, API_ACTOR)
+        .resume_subscription(&caller.org, &id, &caller.actor())
         .await?;
     Ok(Json(StatusResponse { status: s.status }))
 }
@@ -172,7 +177,7 @@ pub async fn resume(
 /// the size used.
 pub async fn dispatches(
     State(state): State<ApiState>,
-    Org(org): Org,
+    Reader(caller): Reader,
     Path(id): Path<String>,
     Query(q): Query<DispatchesQuery>,
 ) -> ApiResult<Json<Page<Dispatch>>> {
@@ -194,7 +199,7 @@ pub async fn dispatches(
     Ok(Json(
         state
             .runtime
-            .list_dispatches(&org, &id, page, page_size)
+            .list_dispatches(&caller.org, &id, page, page_size)
             .await?,
     ))
 }

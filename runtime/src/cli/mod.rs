@@ -10,6 +10,7 @@ mod repo;
 mod report;
 mod run;
 mod serve;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,8 +27,8 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Where repository mirrors and compiled components live (default:
-    /// $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
+    /// Where repository mirrors, compiled components and the store (`store/`, used by
+    /// `runbox token`) live (default: $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
     #[arg(long, global = true, env = "RUNBOX_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
@@ -55,6 +56,9 @@ enum Command {
     /// The server configuration: `runbox config print`.
     #[command(subcommand)]
     Config(serve::ConfigCommand),
+    /// Admin API tokens: `runbox token create --org ORG --role admin|read-only`.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// Exit code: the run succeeded.
@@ -77,6 +81,7 @@ impl Cli {
             Command::Repo(command) => repo::execute(&self, command).await,
             Command::Serve(args) => serve::execute(&self, args).await,
             Command::Config(command) => serve::execute_config(&self, command),
+            Command::Token(command) => token::execute(&self, command).await,
         };
         match result {
             Ok(code) => ExitCode::from(code),

@@ -92,11 +92,10 @@ pub async fn execute(cli: &Cli, args: &ConfigArgs) -> anyhow::Result<u8> {
             println!("demo runbook: {runbook}");
         }
         println!("demo connection: {} (custom, local agent)", demo.connection);
-        match &demo.admin_token {
-            Some(token) => println!("demo admin token (shown once): {token}"),
-            // TOKEN: printed here once bearer-token auth is merged.
-            None => println!("demo admin access: send the header `x-runbox-org: demo`"),
-        }
+        println!(
+            "demo admin token (shown once; Authorization: Bearer <token>): {}",
+            demo.admin_token
+        );
     }
     let report = server.run_until(shutdown_signal()).await;
     if report.requests_cut {

@@ -14,6 +14,8 @@ pub enum ObjectKind {
     /// A publish: `to = pending` for the dispatches listed in `detail`.
     Event,
     Dispatch,
+    /// An API token: created (`to = <role>`) or revoked (`to = revoked`).
+    Token,
 }
 
 /// One transition. `from`/`to` are states (`pending`, `active`, ...) or, for creation

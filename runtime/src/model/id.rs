@@ -18,6 +18,8 @@ pub enum IdKind {
     Dispatch,
     Subscription,
     Connection,
+    /// An API token (the id is public; the secret is not part of it).
+    Token,
 }
 
 impl IdKind {
@@ -27,6 +29,7 @@ impl IdKind {
             IdKind::Dispatch => "dsp",
             IdKind::Subscription => "sub",
             IdKind::Connection => "con",
+            IdKind::Token => "tok",
         }
     }
 }

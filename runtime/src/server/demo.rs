@@ -1,6 +1,7 @@
 //! The ready-to-try demo instance (`runbox serve --demo`, and the default when nothing is
 //! configured): org `demo` with event routing on, a local git repository holding the
-//! example runbooks, and a `custom` connection on the built-in local agent.
+//! example runbooks, a `custom` connection on the built-in local agent, and an admin token
+//! printed once at start.
 //!
 //! Where the runbooks come from: the runtime crate cannot depend on the guest build (the
 //! dependency points the other way), so the demo reads built components from a directory:
@@ -22,7 +23,7 @@ use crate::config::ServerConfig;
 use crate::error::{RuntimeError, StoreError};
 use crate::model::{AccessMode, ConnectionSpec, ConnectionType};
 use crate::repo::RepoConfig;
-use crate::{RoutingServiceError, Runtime};
+use crate::{Role, RoutingServiceError, Runtime};
 
 /// The demo org.
 pub const DEMO_ORG: &str = "demo";
@@ -32,6 +33,8 @@ pub const DEMO_CONNECTION: &str = "demo-ops";
 pub const DEMO_AGENT: &str = "local";
 /// Actor recorded for what the demo sets up.
 const ACTOR: &str = "runbox-demo";
+/// Label of the demo's admin token.
+pub const TOKEN_LABEL: &str = "demo-admin";
 
 /// Built example artifacts and the path each gets in the demo repository.
 pub const EXAMPLES: &[(&str, &str)] = &[
@@ -56,8 +59,8 @@ pub struct DemoInfo {
     /// Runbook paths in it.
     pub runbooks: Vec<String>,
     pub connection: String,
-    /// The admin token for org `demo`, printed once at start.
-    pub admin_token: Option<String>,
+    /// A new admin token for org `demo`, printed once at start (only its hash is stored).
+    pub admin_token: String,
 }
 
 /// `<exe>/../../runbox-guests/wasm32-wasip2/release`: where `cargo build -p
@@ -91,9 +94,7 @@ pub async fn setup(
         .await
         .map_err(|e| invalid(format!("demo: cannot enable event routing: {e}")))?;
     ensure_connection(runtime).await?;
-    // TOKEN: an admin token for org `demo` is created and printed here once bearer-token
-    // auth (branch `api`, `Runtime::create_token`) is merged.
-    let admin_token = None;
+    let admin_token = issue_admin_token(runtime).await?;
     Ok(DemoInfo {
         org: DEMO_ORG.to_owned(),
         repository: key.to_string(),
@@ -101,6 +102,26 @@ pub async fn setup(
         connection: DEMO_CONNECTION.to_owned(),
         admin_token,
     })
+}
+
+/// A fresh admin token for org `demo`. The one printed by the previous start is revoked,
+/// so exactly one demo admin token works at a time (its text is never stored, so it cannot
+/// be shown again).
+async fn issue_admin_token(runtime: &Runtime) -> Result<String, RuntimeError> {
+    let fail = |e: crate::AuthError| invalid(format!("demo admin token: {e}"));
+    for t in runtime.list_tokens(DEMO_ORG).await.map_err(fail)? {
+        if t.label == TOKEN_LABEL && t.revoked_at.is_none() {
+            runtime
+                .revoke_token(DEMO_ORG, &t.id, ACTOR)
+                .await
+                .map_err(fail)?;
+        }
+    }
+    let token = runtime
+        .create_token(DEMO_ORG, Role::Admin, TOKEN_LABEL, ACTOR)
+        .await
+        .map_err(fail)?;
+    Ok(token.secret_text)
 }
 
 fn invalid(message: impl Into<String>) -> RuntimeError {

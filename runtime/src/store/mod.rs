@@ -14,6 +14,7 @@ mod sled_dispatch;
 mod sled_end;
 mod sled_queue;
 mod sled_store;
+mod sled_tokens;
 mod types;
 
 use async_trait::async_trait;

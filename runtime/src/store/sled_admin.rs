@@ -91,6 +91,9 @@ impl SledStore {
             let (_, id) = entry?;
             out.push(self.connection_now(org, &String::from_utf8_lossy(&id))?);
         }
+        // The name index is ordered by key bytes, and keys are length-prefixed: shorter
+        // names first. The trait promises name order.
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 

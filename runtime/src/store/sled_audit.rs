@@ -75,7 +75,7 @@ impl Tx<'_> {
         while !rest.is_empty() {
             let tail = rest.split_off(rest.len().min(SEQ_SPAN as usize));
             let seq = self
-                .tree(t::AUDIT)
+                .tree(t::AUDIT)?
                 .generate_id()
                 .map_err(ConflictableTransactionError::Storage)?
                 + 1;

@@ -25,6 +25,17 @@ const DELETE_BATCH: usize = 256;
 
 const PUBLISHER: &str = "publisher";
 
+/// The trees a publish (or a replay) writes or checks.
+const PUBLISH_TREES: &[usize] = &[
+    t::EVENTS,
+    t::EVENT_DEDUP,
+    t::SUBSCRIPTIONS,
+    t::DISPATCHES,
+    t::DISPATCHES_BY_SUB,
+    t::DUE,
+    t::AUDIT,
+];
+
 pub(crate) fn dispatch_key(org: &str, id: &str) -> Vec<u8> {
     Key::org(org).s(id).done()
 }
@@ -95,7 +106,7 @@ impl SledStore {
             .iter()
             .map(|sid| new_pending(org, &stored.id, sid, now))
             .collect();
-        self.tx(|tx| {
+        self.tx_on(PUBLISH_TREES, |tx| {
             let dedup_key = stored
                 .producer_event_id
                 .as_ref()
@@ -161,7 +172,7 @@ impl SledStore {
     pub(crate) fn replay_now(&self, org: &str, id: &str, actor: &str) -> StoreResult<Dispatch> {
         let now = Timestamp::now();
         let new_id_ = new_id(IdKind::Dispatch);
-        self.tx(|tx| {
+        self.tx_on(PUBLISH_TREES, |tx| {
             let original = load_dispatch(tx, org, id)?;
             if !original.status.is_terminal() {
                 return abort(StoreError::ReplayRefused {

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use super::sled_audit::Transition;
 use super::sled_dispatch::{DISPATCH, dispatch_key, requeue_in};
-use super::sled_queue::{ClaimBook, HourlyCounts, WORKER};
+use super::sled_queue::{ClaimBook, END_TREES, HourlyCounts, WORKER};
 use super::sled_store::{SledStore, Tx, TxResult, t};
 use super::{FinishOutcome, StoreResult, TerminalStatus};
 use crate::error::StoreError;
@@ -123,7 +123,7 @@ impl SledStore {
     fn commit_batch(&self, batch: &[Queued]) -> Vec<StoreResult<Dispatch>> {
         let now = Timestamp::now();
         let mut book = self.claim_book();
-        let committed = self.tx(|tx| {
+        let committed = self.tx_on(END_TREES, |tx| {
             let mut results = Vec::with_capacity(batch.len());
             let mut counts = HourlyCounts::default();
             let mut audit: BTreeMap<&str, Vec<Transition>> = BTreeMap::new();

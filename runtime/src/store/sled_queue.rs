@@ -23,6 +23,16 @@ use crate::error::StoreError;
 use crate::model::{Connection, Dispatch, DispatchStatus, ObjectKind, Subscription, Timestamp};
 
 pub(crate) const WORKER: &str = "worker";
+
+/// The trees ending a run (finish, requeue, recovery) writes.
+pub(crate) const END_TREES: &[usize] = &[
+    t::DISPATCHES,
+    t::DUE,
+    t::CLAIMS,
+    t::SUB_HOURLY,
+    t::SUB_LAST_ERROR,
+    t::AUDIT,
+];
 const RECOVERY: &str = "recovery";
 const HOUR_MS: u64 = 3_600_000;
 
@@ -113,7 +123,7 @@ impl SledStore {
         // The book is held across the transaction so an end committed meanwhile cannot
         // look for a claim that is not in it yet.
         let mut book = self.claim_book();
-        let claimed = self.tx(|tx| {
+        let claimed = self.tx_on(&[t::DUE, t::DISPATCHES, t::CLAIMS, t::AUDIT], |tx| {
             let mut claimed: Vec<Dispatch> = Vec::new();
             let mut audit: BTreeMap<&str, Vec<Transition>> = BTreeMap::new();
             for pick in &picks {
@@ -293,7 +303,7 @@ impl SledStore {
                 let sub = self.subscription_now(org, &d.subscription_id).ok();
                 decided.push((org.clone(), id.clone(), policy(&d, sub.as_ref())));
             }
-            let moved = self.tx(|tx| {
+            let moved = self.tx_on(END_TREES, |tx| {
                 let mut moved = Vec::new();
                 for (org, id, decision) in &decided {
                     let key = dispatch_key(org, id);

@@ -68,7 +68,7 @@ pub(crate) mod t {
     /// (org, subscription id) -> DispatchError
     pub const SUB_LAST_ERROR: usize = 14;
 
-    pub const NAMES: [&str; 15] = [
+    pub const NAMES: [&str; 16] = [
         "org_flags",
         "connections",
         "connection_names",
@@ -84,6 +84,8 @@ pub(crate) mod t {
         "audit",
         "sub_hourly",
         "sub_last_error",
+        // (token id) -> TokenRecord; operations in store/sled_tokens.rs
+        "api_tokens",
     ];
 }
 
@@ -142,17 +144,35 @@ pub(crate) struct Inner {
 
 pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
 
-/// A transaction's view of all trees, with typed helpers.
-pub(crate) struct Tx<'a>(&'a [TransactionalTree]);
+/// A transaction's view of its trees, with typed helpers. Trees are named by their global
+/// index (`t::*`); `slots[i]` is tree `i`'s position in `views`, if the transaction has it.
+pub(crate) struct Tx<'a> {
+    views: &'a [TransactionalTree],
+    slots: &'a [Option<usize>],
+}
 
 impl Tx<'_> {
+    /// Tree `i` of this transaction. A tree the transaction was not opened on is a bug in
+    /// the store; it aborts the transaction with an error naming the tree, never a panic.
+    pub(crate) fn tree(&self, i: usize) -> TxResult<&TransactionalTree> {
+        match self.slots.get(i).copied().flatten() {
+            Some(slot) => Ok(&self.views[slot]),
+            None => Err(ConflictableTransactionError::Abort(StoreError::Backend(
+                format!(
+                    "tree {} is not part of this transaction",
+                    t::NAMES.get(i).copied().unwrap_or("?")
+                ),
+            ))),
+        }
+    }
+
     pub(crate) fn get<T: DeserializeOwned>(
         &self,
         tree: usize,
         key: &[u8],
         what: &'static str,
     ) -> TxResult<Option<T>> {
-        match self.0[tree].get(key)? {
+        match self.tree(tree)?.get(key)? {
             None => Ok(None),
             Some(bytes) => decode(&bytes, what)
                 .map(Some)
@@ -161,31 +181,27 @@ impl Tx<'_> {
     }
 
     pub(crate) fn has(&self, tree: usize, key: &[u8]) -> TxResult<bool> {
-        Ok(self.0[tree].get(key)?.is_some())
+        Ok(self.tree(tree)?.get(key)?.is_some())
     }
 
     pub(crate) fn put<T: Serialize>(&self, tree: usize, key: Vec<u8>, value: &T) -> TxResult<()> {
         let bytes = encode(value).map_err(ConflictableTransactionError::Abort)?;
-        self.0[tree].insert(key, bytes)?;
+        self.tree(tree)?.insert(key, bytes)?;
         Ok(())
     }
 
     pub(crate) fn put_raw(&self, tree: usize, key: Vec<u8>, value: &[u8]) -> TxResult<()> {
-        self.0[tree].insert(key, value)?;
+        self.tree(tree)?.insert(key, value)?;
         Ok(())
     }
 
     pub(crate) fn get_raw(&self, tree: usize, key: &[u8]) -> TxResult<Option<sled::IVec>> {
-        Ok(self.0[tree].get(key)?)
+        Ok(self.tree(tree)?.get(key)?)
     }
 
     pub(crate) fn del(&self, tree: usize, key: &[u8]) -> TxResult<()> {
-        self.0[tree].remove(key)?;
+        self.tree(tree)?.remove(key)?;
         Ok(())
-    }
-
-    pub(crate) fn tree(&self, i: usize) -> &TransactionalTree {
-        &self.0[i]
     }
 }
 
@@ -257,12 +273,36 @@ impl SledStore {
         self.inner.admin.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` as one transaction over all trees.
+    /// Runs `f` as one transaction over all trees (admin writes: rare, and they touch many).
     pub(crate) fn tx<A>(&self, f: impl Fn(&Tx<'_>) -> TxResult<A>) -> StoreResult<A> {
-        let trees: Vec<&sled::Tree> = self.inner.trees.iter().collect();
+        let all: Vec<usize> = (0..self.inner.trees.len()).collect();
+        self.tx_on(&all, f)
+    }
+
+    /// Runs `f` as one transaction over the listed trees only. Why: sled's transaction cost
+    /// grows with the number of trees it spans, and the hot paths (publish, claim, run
+    /// ends) each touch a handful.
+    pub(crate) fn tx_on<A>(
+        &self,
+        trees: &[usize],
+        f: impl Fn(&Tx<'_>) -> TxResult<A>,
+    ) -> StoreResult<A> {
+        let mut slots = vec![None; self.inner.trees.len()];
+        let mut chosen: Vec<&sled::Tree> = Vec::with_capacity(trees.len());
+        for &i in trees {
+            if let (Some(tree), Some(slot)) = (self.inner.trees.get(i), slots.get_mut(i))
+                && slot.is_none()
+            {
+                *slot = Some(chosen.len());
+                chosen.push(tree);
+            }
+        }
         let result =
-            <[&sled::Tree] as Transactional<StoreError>>::transaction(&trees[..], |view| {
-                f(&Tx(view))
+            <[&sled::Tree] as Transactional<StoreError>>::transaction(&chosen[..], |views| {
+                f(&Tx {
+                    views,
+                    slots: &slots,
+                })
             });
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,

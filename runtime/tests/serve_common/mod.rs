@@ -99,12 +99,12 @@ pub struct Answer {
     pub raw: String,
 }
 
-/// One HTTP/1.1 request (`Connection: close`, read to EOF) with org `org`.
+/// One HTTP/1.1 request (`Connection: close`, read to EOF) with a bearer token.
 pub async fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    org: Option<&str>,
+    token: Option<&str>,
     body: Option<&Value>,
 ) -> Answer {
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -112,8 +112,8 @@ pub async fn http(
         .map(|b| serde_json::to_vec(b).unwrap())
         .unwrap_or_default();
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
-    if let Some(org) = org {
-        head.push_str(&format!("x-runbox-org: {org}\r\n"));
+    if let Some(token) = token {
+        head.push_str(&format!("authorization: Bearer {token}\r\n"));
     }
     if body.is_some() {
         head.push_str("content-type: application/json\r\n");
@@ -154,16 +154,21 @@ pub fn parse(buf: &[u8]) -> Answer {
     }
 }
 
-/// GET with org `acme`.
-pub async fn get(addr: SocketAddr, path: &str) -> Answer {
-    http(addr, "GET", path, Some(ORG), None).await
+/// GET with `token`.
+pub async fn get(addr: SocketAddr, token: &str, path: &str) -> Answer {
+    http(addr, "GET", path, Some(token), None).await
 }
 
 /// Polls `GET path` until `done` holds (panics after 60 s with the last answer).
-pub async fn poll(addr: SocketAddr, path: &str, done: impl Fn(&Answer) -> bool) -> Answer {
+pub async fn poll(
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    done: impl Fn(&Answer) -> bool,
+) -> Answer {
     let start = Instant::now();
     loop {
-        let a = get(addr, path).await;
+        let a = get(addr, token, path).await;
         if done(&a) {
             return a;
         }
@@ -173,6 +178,16 @@ pub async fn poll(addr: SocketAddr, path: &str, done: impl Fn(&Answer) -> bool) 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A new token of `role` for `org` on the server's runtime.
+pub async fn token(server: &runbox::server::Server, org: &str, role: runbox::Role) -> String {
+    server
+        .runtime()
+        .create_token(org, role, "test", "test")
+        .await
+        .unwrap()
+        .secret_text
 }
 
 /// The value of an unlabelled or labelled sample in Prometheus text (`None` if absent).
