@@ -444,3 +444,76 @@ git_ssh_keypass = "k3ypass-3"
     assert!(String::from_utf8_lossy(&out.stderr).contains("fuell"));
     assert!(out.stdout.is_empty(), "nothing listened");
 }
+
+/// The README's demo tour, run as written against the real binary: only the two values a
+/// reader fills in (the printed token, the address) are substituted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_demo_tour_runs_as_written() {
+    let readme = include_str!("../../README.md");
+    let intro = readme
+        .find("A short tour of the demo")
+        .expect("the tour is in the README");
+    let start_block = readme[intro..].find("```sh\n").unwrap() + intro + "```sh\n".len();
+    let end_block = readme[start_block..].find("```\n").unwrap() + start_block;
+    let tour = &readme[start_block..end_block];
+    assert!(
+        tour.contains("TOKEN=rbx_...") && tour.contains("localhost:8080"),
+        "{tour}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let examples = Path::new(runbox_fixtures::examples::REVOKE_AI_AGENT_ACCESS)
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let data = tmp.path().join("data");
+    let (child, addr, banner) = start(
+        &[
+            "--demo",
+            "--demo-runbooks",
+            &examples,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[("RUNBOX_ENGINE_MAX_INSTANCES", "8")],
+        true,
+    )
+    .await;
+    let token = demo_token(&banner);
+    let script = format!(
+        "set -euo pipefail\n{}",
+        tour.replace("rbx_...", &token)
+            .replace("localhost:8080", &addr.to_string())
+    );
+    let run = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the tour ends")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for wanted in [
+        r#"{"status":"ready"}"#,
+        r#""output_status":"success""#,
+        r#""status":"delivered""#,
+        r#""status":"failed""#,
+        r#""replayed_from""#,
+        r#"runbox_dispatches_total{status="delivered"} 1"#,
+        r#"runbox_manual_runs_total{outcome="success"} 1"#,
+    ] {
+        assert!(stdout.contains(wanted), "{wanted} not in {stdout}");
+    }
+    assert!(!stdout.contains(&token), "the token is never echoed");
+    signal(&child, "-TERM");
+    let (code, stderr) = wait(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+}
