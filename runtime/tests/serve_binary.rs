@@ -517,3 +517,61 @@ async fn readme_demo_tour_runs_as_written() {
     let (code, stderr) = wait(child).await;
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// `runbox token create` and `runbox serve` without `--data-dir` agree on the store: a
+/// token made before the start works against the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_create_and_serve_share_the_default_data_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg-data");
+    let config = tmp.path().join("runbox.toml");
+    std::fs::write(&config, "[orgs.acme]\nevent_routing = true\n").unwrap();
+    let out = runbox()
+        .args(["token", "create", "--org", "acme", "--role", "read-only"])
+        .env("XDG_DATA_HOME", &xdg)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (child, addr, _) = start(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("XDG_DATA_HOME", xdg.to_str().unwrap()),
+            ("RUNBOX_ENGINE_MAX_INSTANCES", "8"),
+        ],
+        false,
+    )
+    .await;
+    assert!(xdg.join("runbox/store").is_dir());
+    let subs = http(
+        addr,
+        "GET",
+        "/event-routing/subscriptions",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(subs.status, 200, "{subs:?}");
+    let denied = http(
+        addr,
+        "GET",
+        "/event-routing/subscriptions",
+        Some("rbx_x_y"),
+        None,
+    )
+    .await;
+    assert_eq!(denied.status, 401);
+    signal(&child, "-TERM");
+    let (code, stderr) = wait(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+}

@@ -27,8 +27,9 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Where repository mirrors, compiled components and the store (`store/`, used by
-    /// `runbox token`) live (default: $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
+    /// Where repository mirrors, compiled components and the store live. Default for
+    /// `run`, `inspect`, `repo`: $XDG_CACHE_HOME/runbox (~/.cache/runbox); for `serve` and
+    /// `token`: $XDG_DATA_HOME/runbox (~/.local/share/runbox).
     #[arg(long, global = true, env = "RUNBOX_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
@@ -108,6 +109,15 @@ impl Cli {
             ..EngineSettings::default()
         };
         Ok(Engine::new(&settings, cache)?)
+    }
+
+    /// The server's data directory (`runbox serve`, `runbox token`): `--data-dir`, else
+    /// the server's default (`$XDG_DATA_HOME/runbox`), so a token created without
+    /// `--data-dir` lands in the store a default `runbox serve` opens.
+    fn server_data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(crate::config::default_data_dir)
     }
 
     /// The data directory: `--data-dir`, else the per-user default.
