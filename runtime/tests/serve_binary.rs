@@ -152,6 +152,7 @@ async fn sigterm_lets_the_run_in_flight_finish_and_exits_cleanly() {
         .unwrap()
         .to_owned();
     let token = demo_token(&banner);
+    let printed = token.clone();
     assert!(
         banner
             .iter()
@@ -189,6 +190,8 @@ async fn sigterm_lets_the_run_in_flight_finish_and_exits_cleanly() {
     tokio::time::timeout(Duration::from_secs(60), in_flight)
         .await
         .expect("the run starts");
+    let bad = http(addr, "GET", "/runbooks", Some("rbx_fake_s3cret"), None).await;
+    assert_eq!(bad.status, 401);
     signal(&child, "-TERM");
 
     let answer = run.await.unwrap();
@@ -217,6 +220,18 @@ async fn sigterm_lets_the_run_in_flight_finish_and_exits_cleanly() {
     ] {
         assert!(messages.contains(&wanted), "{wanted} not in {messages:?}");
     }
+    // 4xx answers are in the access log, tokens never.
+    assert!(
+        events.iter().any(|e| e["message"] == "request answered"
+            && e["status"] == 401
+            && e["span"]["path"] == "/runbooks"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rbx_fake_s3cret"), "{stderr}");
+    assert!(
+        !stderr.contains(&printed),
+        "the demo token is on stdout only"
+    );
     let listening = events
         .iter()
         .find(|e| e["message"] == "runbox serve listening")

@@ -9,6 +9,7 @@
 //! (recorded `interrupted`). Every state change was durable when it was acknowledged, so
 //! nothing is left to flush; the store closes when the runtime is dropped.
 
+mod access_log;
 pub mod demo;
 pub mod logging;
 pub mod repo_configs;
@@ -117,7 +118,7 @@ impl Server {
             RuntimeError::InvalidConfig(format!("cannot listen on {}: {e}", config.listen))
         })?;
         let (stop, stopped) = watch::channel(false);
-        let app = router(state);
+        let app = router(state).layer(axum::middleware::from_fn(access_log::access_log));
         let mut http_stop = stopped.clone();
         let http = tokio::spawn(async move {
             axum::serve(listener, app)
