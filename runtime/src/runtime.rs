@@ -41,6 +41,7 @@ use crate::dispatch::{
 use crate::engine::{Engine, EngineSettings};
 use crate::error::{RuntimeError, StoreError};
 use crate::hooks::{HookJournal, HookRunner, HookSettings};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::model::{
     Connection, ConnectionSpec, Dispatch, EVENT_ROUTING_FLAG, NewEvent, Subscription,
     SubscriptionSpec, SubscriptionStatus, Timestamp,
@@ -212,7 +213,9 @@ impl RuntimeBuilder {
         let sled = SledStore::open(&store_dir)?;
         // API tokens live in the same database, behind their own small trait.
         let tokens: Arc<dyn TokenStore> = Arc::new(sled.clone());
-        let store: Arc<dyn Store> = Arc::new(sled);
+        let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn Store> =
+            Arc::new(MeteredStore::new(Arc::new(sled), Arc::clone(&metrics)));
 
         // Before any worker can claim: nothing left `processing` by a crash is re-run
         // silently or left stuck.
@@ -252,6 +255,7 @@ impl RuntimeBuilder {
             recovered: recovered.len(),
             published: AtomicU64::new(0),
             hooks,
+            metrics,
         })
     }
 }
@@ -294,6 +298,7 @@ pub struct Runtime {
     published: AtomicU64,
     /// Session hooks (see [`crate::hooks`]).
     pub(crate) hooks: Arc<HookRunner>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -331,6 +336,15 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Counters behind `/metrics` (fed by the store wrapper and manual runs).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub(crate) fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.dispatcher
     }
 
     /// Dispatches recovered at start (failed `interrupted` or retried).

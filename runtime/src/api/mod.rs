@@ -21,7 +21,11 @@ pub mod error;
 pub mod events;
 pub mod feature_flags;
 pub mod hooks;
+pub mod health;
 pub mod mapping;
+pub mod metrics;
+pub mod runbook_configs;
+pub mod runbooks;
 pub mod secret_input;
 pub mod sessions;
 pub mod subscriptions;
@@ -37,6 +41,7 @@ pub use auth::{Admin, Reader};
 pub use error::{ApiError, ApiResult};
 
 use crate::Runtime;
+use crate::server::{RepoConfigs, ServeState};
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -47,14 +52,24 @@ pub struct ApiState {
     pub runtime: Arc<Runtime>,
     /// Largest request body accepted, in bytes; a larger one is answered 413.
     pub body_limit: usize,
+    /// Repository configurations and lifecycle (`runbox serve` supplies a persisted one).
+    pub serve: Arc<ServeState>,
 }
 
 impl ApiState {
     pub fn new(runtime: Arc<Runtime>) -> Self {
+        let configs = RepoConfigs::in_memory(runtime.repositories().clone());
         ApiState {
             runtime,
             body_limit: DEFAULT_BODY_LIMIT,
+            serve: Arc::new(ServeState::new(configs)),
         }
+    }
+
+    /// Uses the server's state (persisted repository configurations, lifecycle).
+    pub fn with_serve(mut self, serve: Arc<ServeState>) -> Self {
+        self.serve = serve;
+        self
     }
 
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
@@ -78,6 +93,10 @@ pub fn router(state: ApiState) -> Router {
         .merge(tokens::router())
         .merge(sessions::router())
         .merge(hooks::router())
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(runbooks::router())
+        .merge(runbook_configs::router())
         .fallback(|| async { ApiError::not_found("route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

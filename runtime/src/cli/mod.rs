@@ -9,6 +9,7 @@ mod inspect;
 mod repo;
 mod report;
 mod run;
+mod serve;
 mod token;
 
 use std::path::PathBuf;
@@ -26,8 +27,9 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Where repository mirrors, compiled components and the store (`store/`, used by
-    /// `runbox token`) live (default: $XDG_CACHE_HOME/runbox or ~/.cache/runbox).
+    /// Where repository mirrors, compiled components and the store live. Default for
+    /// `run`, `inspect`, `repo`: $XDG_CACHE_HOME/runbox (~/.cache/runbox); for `serve` and
+    /// `token`: $XDG_DATA_HOME/runbox (~/.local/share/runbox).
     #[arg(long, global = true, env = "RUNBOX_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
@@ -50,6 +52,11 @@ enum Command {
     /// Runbook repositories: `runbox repo list <url-or-path> [--branch B]`.
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    /// Serve the admin API (event routing, runbooks, health, metrics) until SIGINT/SIGTERM.
+    Serve(serve::ConfigArgs),
+    /// The server configuration: `runbox config print`.
+    #[command(subcommand)]
+    Config(serve::ConfigCommand),
     /// Admin API tokens: `runbox token create --org ORG --role admin|read-only`.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -65,10 +72,16 @@ pub const EXIT_USAGE: u8 = 2;
 impl Cli {
     /// Runs the command and returns the process exit code.
     pub async fn execute(self) -> ExitCode {
+        if !matches!(self.command, Command::Serve(_)) {
+            // `serve` sets logging up from its configuration (format, default level).
+            crate::server::logging::init(crate::config::LogFormat::Text, "warn");
+        }
         let result = match &self.command {
             Command::Run(args) => run::execute(&self, args).await,
             Command::Inspect(args) => inspect::execute(&self, args).await,
             Command::Repo(command) => repo::execute(&self, command).await,
+            Command::Serve(args) => serve::execute(&self, args).await,
+            Command::Config(command) => serve::execute_config(&self, command),
             Command::Token(command) => token::execute(&self, command).await,
         };
         match result {
@@ -96,6 +109,15 @@ impl Cli {
             ..EngineSettings::default()
         };
         Ok(Engine::new(&settings, cache)?)
+    }
+
+    /// The server's data directory (`runbox serve`, `runbox token`): `--data-dir`, else
+    /// the server's default (`$XDG_DATA_HOME/runbox`), so a token created without
+    /// `--data-dir` lands in the store a default `runbox serve` opens.
+    fn server_data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(crate::config::default_data_dir)
     }
 
     /// The data directory: `--data-dir`, else the per-user default.

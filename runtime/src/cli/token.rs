@@ -63,7 +63,7 @@ fn open_store(data_dir: &Path) -> anyhow::Result<SledStore> {
 }
 
 pub async fn execute(cli: &Cli, command: &TokenCommand) -> anyhow::Result<u8> {
-    let store = open_store(&cli.data_dir())?;
+    let store = open_store(&cli.server_data_dir())?;
     match command {
         TokenCommand::Create(args) => {
             let token = issue_token(&store, &args.org, args.role, &args.label, CLI_ACTOR).await?;

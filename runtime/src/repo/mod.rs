@@ -27,6 +27,7 @@ pub mod config;
 mod discover;
 mod fetch;
 mod known_hosts;
+mod overview;
 mod registry;
 pub mod secret;
 pub mod snapshot;
