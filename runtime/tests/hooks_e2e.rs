@@ -392,3 +392,33 @@ async fn hook_output_is_capped_at_4096_bytes_with_hoops_suffix() {
     assert_eq!(run.output.len(), HOOK_OUTPUT_BYTES + suffix.len());
     assert_eq!(rt.hook_runs(ORG, SID).unwrap(), vec![run]);
 }
+
+/// A clean shutdown waits (within its deadline) for a hook still running, so its result is
+/// recorded before `shutdown` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_a_running_hook_to_be_recorded() {
+    let spin = fixture(runbox_fixtures::fixtures::INFINITE_LOOP);
+    let (world, _) = HookWorld::new(&[(OPEN_HOOK, &spin)]);
+    let limits = Limits {
+        fuel: u64::MAX / 2,
+        ..Limits::default()
+    };
+    let rt = world
+        .runtime(
+            siem_config("http://127.0.0.1:9/x"),
+            loopback_egress(9),
+            limits,
+            Duration::from_secs(1),
+        )
+        .await;
+    rt.repositories().hooks(ORG).await.unwrap();
+    let _ticket = rt.session_opened(ORG, session(SID));
+    rt.shutdown(Duration::from_secs(60)).await;
+    let runs = rt.hook_runs(ORG, SID).unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "recorded before shutdown returned: {runs:#?}"
+    );
+    assert_eq!(runs[0].error.as_ref().unwrap().code, "deadline_exceeded");
+}

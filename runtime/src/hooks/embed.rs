@@ -76,10 +76,12 @@ impl Runtime {
     fn spawn_hook(&self, org: &str, fired: Fired) -> HookTicket {
         let runner = Arc::clone(&self.hooks);
         let org = org.to_owned();
-        let task = runner
-            .handle
-            .clone()
-            .spawn(async move { runner.fire(&org, fired).await });
+        // Counted before the task starts, so a shutdown right after firing still waits.
+        let running = runner.in_flight.enter();
+        let task = runner.handle.clone().spawn(async move {
+            let _running = running;
+            runner.fire(&org, fired).await
+        });
         HookTicket { task }
     }
 

@@ -9,11 +9,13 @@
 //! - [`result`]: the recorded run, hoop's `{id, exit_code, output, execution_time_sec}`.
 //! - [`journal`]: runs, open sessions and org settings, durable in `<data_dir>/hooks`.
 //! - `embed`: `Runtime::session_opened`, `session_closed`, `hook_runs`.
+//! - `in_flight`: hook tasks still running, for a shutdown to wait on.
 //!
 //! A hook never blocks or fails the session: firing spawns a task and returns; the task
 //! is bounded by [`HookSettings::bound`] and only records what happened.
 
 mod embed;
+mod in_flight;
 pub mod journal;
 pub mod payload;
 pub mod result;
@@ -27,4 +29,5 @@ pub use result::{HOOK_OUTPUT_BYTES, HookError, HookRun};
 pub use runner::{DEFAULT_HOOK_BOUND, HookSettings};
 pub use session::SessionInfo;
 
+pub(crate) use in_flight::InFlight;
 pub(crate) use runner::HookRunner;

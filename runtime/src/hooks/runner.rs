@@ -66,6 +66,8 @@ pub(crate) struct HookRunner {
     /// Where hook tasks are spawned (captured at build, so firing a hook from a thread
     /// outside the runtime still works).
     pub(crate) handle: tokio::runtime::Handle,
+    /// Hook tasks still running (see `Runtime::shutdown`).
+    pub(crate) in_flight: super::InFlight,
 }
 
 impl std::fmt::Debug for HookRunner {
