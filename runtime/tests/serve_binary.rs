@@ -305,6 +305,44 @@ async fn demo_with_the_built_examples_survives_a_restart_and_sigint() {
         ] {
             assert!(names.contains(&example), "{example} not in {names:?}");
         }
+        // The SIEM forwarder runs as the demo's session-close hook; with no `siem_url`
+        // configured its run is recorded with the hook's own error saying so.
+        let sid = format!("demo-session-{round}");
+        let closed = http(
+            addr,
+            "POST",
+            &format!("/sessions/{sid}/close"),
+            Some(token.as_str()),
+            Some(&json!({"exit_code": 0})),
+        )
+        .await;
+        assert_eq!(closed.status, 202, "{closed:?}");
+        assert_eq!(closed.body["skipped"], false, "{closed:?}");
+        let runs = async {
+            loop {
+                let runs = http(
+                    addr,
+                    "GET",
+                    &format!("/hooks/runs?sid={sid}"),
+                    Some(token.as_str()),
+                    None,
+                )
+                .await;
+                if runs.body.as_array().is_some_and(|a| !a.is_empty()) {
+                    return runs.body[0].clone();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let run = tokio::time::timeout(Duration::from_secs(60), runs)
+            .await
+            .expect("the close hook is recorded");
+        assert_eq!(run["id"], closed.body["id"], "{run}");
+        assert_ne!(run["exit_code"], 0, "{run}");
+        assert!(
+            run["output"].as_str().unwrap().contains("siem_url"),
+            "{run}"
+        );
         // The demo connection runs the revoke example through the local agent (`cat`
         // echoes the command it was asked to run).
         let run = http(

@@ -1,7 +1,7 @@
 //! The ready-to-try demo instance (`runbox serve --demo`, and the default when nothing is
 //! configured): org `demo` with event routing on, a local git repository holding the
-//! example runbooks, a `custom` connection on the built-in local agent, and an admin token
-//! printed once at start.
+//! example runbooks and the `siem-forward` session hooks, a `custom` connection on the
+//! built-in local agent, and an admin token printed once at start.
 //!
 //! Where the runbooks come from: the runtime crate cannot depend on the guest build (the
 //! dependency points the other way), so the demo reads built components from a directory:
@@ -48,7 +48,15 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ),
     ("page_oncall.wasm", "runbooks/page-oncall.runbook.wasm"),
     ("notify-plain.wasm", "runbooks/notify-plain.runbook.wasm"),
+    // The SIEM forwarder as both session hooks. It needs the org config `siem_url` (and
+    // the SIEM's host on the egress allow-list); until then each run is recorded with the
+    // hook's own error saying so, which is what the demo shows on `GET /hooks/runs`.
+    ("siem_forward.wasm", "hoop-hooks/session-open.runbook.wasm"),
+    ("siem_forward.wasm", "hoop-hooks/session-close.runbook.wasm"),
 ];
+
+/// How often the demo's hook repository may be refetched (hoop's `hook_config_ttl`).
+const DEMO_HOOK_TTL_SECS: u64 = 60;
 
 /// What the demo set up, for the start-up banner.
 #[derive(Debug, Clone)]
@@ -85,7 +93,9 @@ pub async fn setup(
     let files = collect(&source)?;
     let repo_dir = config.data_dir.join("demo").join("runbooks.git");
     commit_files(&repo_dir, &files)?;
-    let repo_config = RepoConfig::new(format!("file://{}", repo_dir.display())).with_branch("main");
+    let repo_config = RepoConfig::new(format!("file://{}", repo_dir.display()))
+        .with_branch("main")
+        .with_hook_config_ttl(DEMO_HOOK_TTL_SECS);
     let key = configs
         .add_from_config(DEMO_ORG, repo_config)
         .map_err(|e| invalid(e.to_string()))?;
