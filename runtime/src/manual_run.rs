@@ -7,9 +7,7 @@
 
 use std::sync::Arc;
 
-use runbox_host_api::{
-    Agent, Capabilities, ConnectionInfo, Invocation, RunOutcome, RunRequest, Trigger,
-};
+use runbox_host_api::{Agent, Capabilities, Invocation, RunOutcome, RunRequest, Trigger};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
@@ -96,7 +94,7 @@ impl Runtime {
             trigger: Trigger::Manual,
             payload: "{}".to_owned(),
             params: Value::Object(run.parameters).to_string(),
-            connection: Some(connection_info(&connection)),
+            connection: Some(connection.guest_info()),
         };
         let defaults = Capabilities::default();
         let capabilities = Capabilities {
@@ -147,20 +145,6 @@ fn session_id() -> String {
     match id.split_once('_') {
         Some((_, rest)) => format!("ses_{rest}"),
         None => format!("ses_{id}"),
-    }
-}
-
-fn connection_info(c: &Connection) -> ConnectionInfo {
-    let kind = match c.kind {
-        ConnectionType::Database => "database",
-        ConnectionType::Application => "application",
-        ConnectionType::Custom => "custom",
-    };
-    ConnectionInfo {
-        name: c.name.clone(),
-        type_: kind.to_owned(),
-        subtype: c.subtype.clone(),
-        tags: c.tags.clone(),
     }
 }
 

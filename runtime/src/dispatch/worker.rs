@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use runbox_host_api::{
-    Agent, Capabilities, ConnectionInfo, ErrorCode, Invocation, RunOutcome, RunRequest, Trigger,
-    cap_text,
+    Agent, Capabilities, ErrorCode, Invocation, RunOutcome, RunRequest, Trigger, cap_text,
 };
 use serde_json::Value;
 use tracing::Instrument;
@@ -247,7 +246,7 @@ async fn execute_for(
         trigger: Trigger::Event(event.event_type.clone()),
         payload: event.payload.to_string(),
         params: Value::Object(rendered).to_string(),
-        connection: Some(connection_info(&connection)),
+        connection: Some(connection.guest_info()),
     };
     let capabilities = Capabilities {
         agent,
@@ -277,20 +276,6 @@ async fn execute_for(
             .await
     };
     Ok(Ended::from_run(outcome, handle.commit.clone()))
-}
-
-fn connection_info(c: &Connection) -> ConnectionInfo {
-    let kind = match c.kind {
-        ConnectionType::Database => "database",
-        ConnectionType::Application => "application",
-        ConnectionType::Custom => "custom",
-    };
-    ConnectionInfo {
-        name: c.name.clone(),
-        type_: kind.to_owned(),
-        subtype: c.subtype.clone(),
-        tags: c.tags.clone(),
-    }
 }
 
 /// The agent serving this connection's `connection.exec`.

@@ -100,6 +100,21 @@ impl Connection {
     pub fn secret_keys(&self) -> Vec<String> {
         self.secrets.0.keys().cloned().collect()
     }
+
+    /// What a guest's invocation tells it of the connection it runs against (no secrets).
+    pub fn guest_info(&self) -> runbox_host_api::ConnectionInfo {
+        let kind = match self.kind {
+            ConnectionType::Database => "database",
+            ConnectionType::Application => "application",
+            ConnectionType::Custom => "custom",
+        };
+        runbox_host_api::ConnectionInfo {
+            name: self.name.clone(),
+            type_: kind.to_owned(),
+            subtype: self.subtype.clone(),
+            tags: self.tags.clone(),
+        }
+    }
 }
 
 /// What a caller supplies to create or update a connection; the store assigns id and times.
