@@ -5,13 +5,15 @@
 use axum::Router;
 use axum::routing::get;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::error::{ApiError, ApiResult, Json, Path, Query};
+use super::error::{ApiError, ApiResult, ErrorBody, Json, Path, Query};
 use super::{ApiState, Reader};
 use crate::catalog::{Catalog, CatalogEntry, Category};
 
 /// The query of the list route.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogQuery {
     /// `Session`, `Access` or `Alert` (any ASCII case).
@@ -19,6 +21,19 @@ pub struct CatalogQuery {
 }
 
 /// Every entry (or one category's), sorted by name; an unknown category is 400.
+#[utoipa::path(
+    get,
+    path = "/event-routing/catalog",
+    operation_id = "list_catalog",
+    tag = "catalog",
+    params(CatalogQuery),
+    responses(
+        (status = 200, description = "The entries (`name`, `category`, `description`, `schema`, `sample_payload`)", body = Vec<serde_json::Value>),
+        (status = 400, description = "Unknown category or query parameter", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn list(
     _caller: Reader,
     Query(q): Query<CatalogQuery>,
@@ -42,6 +57,19 @@ pub async fn list(
 }
 
 /// One entry, or 404 `{"message":"event type not found"}`.
+#[utoipa::path(
+    get,
+    path = "/event-routing/catalog/{event_type}",
+    operation_id = "get_catalog_entry",
+    tag = "catalog",
+    params(("event_type" = String, Path, description = "An event type, e.g. `session.closed`")),
+    responses(
+        (status = 200, description = "The entry", body = serde_json::Value),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 404, description = "Unknown event type", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn get_one(
     _caller: Reader,
     Path(event_type): Path<String>,

@@ -6,19 +6,34 @@ use axum::extract::State;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::error::{ApiError, ApiResult, Json, Query};
+use super::error::{ApiError, ApiResult, ErrorBody, Json, Query};
 use super::{Admin, ApiState, Reader};
 use crate::hooks::session::validate_sid;
 use crate::hooks::{HookRun, OrgHookSettings};
 
 /// Query of `GET /hooks/runs`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunsQuery {
+    /// The session id (required).
     #[serde(default)]
     pub sid: Option<String>,
 }
 
 /// The session's runs (`[]` when none ran).
+#[utoipa::path(
+    get,
+    path = "/hooks/runs",
+    operation_id = "list_hook_runs",
+    tag = "hooks",
+    params(RunsQuery),
+    responses(
+        (status = 200, description = "The session's recorded hook runs, oldest first (`[]` when none ran)", body = Vec<serde_json::Value>),
+        (status = 400, description = "`sid` missing or not a session id", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn runs(
     State(state): State<ApiState>,
     Reader(caller): Reader,
@@ -35,6 +50,17 @@ pub async fn runs(
 }
 
 /// The org's hook settings.
+#[utoipa::path(
+    get,
+    path = "/hooks/settings",
+    operation_id = "get_hook_settings",
+    tag = "hooks",
+    responses(
+        (status = 200, description = "The org's hook settings, `{\"show_secret_values\": bool}`", body = serde_json::Value),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn get_settings(
     State(state): State<ApiState>,
     Reader(caller): Reader,
@@ -43,12 +69,31 @@ pub async fn get_settings(
 }
 
 /// Replaces the org's hook settings; answers with them.
+#[utoipa::path(
+    put,
+    path = "/hooks/settings",
+    operation_id = "put_hook_settings",
+    tag = "hooks",
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "The new settings", body = serde_json::Value),
+        (status = 400, description = "Bad body or unknown setting", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn put_settings(
     State(state): State<ApiState>,
     Admin(caller): Admin,
     Json(body): Json<OrgHookSettings>,
 ) -> ApiResult<Json<OrgHookSettings>> {
-    state.runtime.set_hook_org_settings(&caller.org, body).await?;
+    state
+        .runtime
+        .set_hook_org_settings(&caller.org, body)
+        .await?;
     Ok(Json(body))
 }
 

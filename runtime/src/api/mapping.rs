@@ -9,14 +9,14 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, ErrorBody, Json};
 use super::{ApiState, Reader};
 use crate::routing::{ParameterMapping, PreviewResult};
 
 /// `{event_type, parameter_mapping, payload?}`, plus optionally the runbook
 /// (`runbook_repository` and `runbook_file`, both or neither) whose params give defaults and
 /// required-param errors.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     pub event_type: String,
@@ -32,6 +32,21 @@ pub struct PreviewRequest {
 
 /// 200 `{"params": {...}, "errors": [...]}`: per-param problems are in `errors`; an unknown
 /// event type or a payload breaking the schema is 400.
+#[utoipa::path(
+    post,
+    path = "/event-routing/mapping/preview",
+    operation_id = "preview_mapping",
+    tag = "mapping",
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, description = "`{\"params\": {...}, \"errors\": [{\"param\", \"code\", \"message\"}]}`", body = serde_json::Value),
+        (status = 400, description = "Bad body, unknown event type, or a payload breaking the event's schema", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn preview(
     State(state): State<ApiState>,
     Reader(caller): Reader,

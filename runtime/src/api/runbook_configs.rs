@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
-use super::error::{ApiError, ApiResult, Json, Path};
+use super::error::{ApiError, ApiResult, ErrorBody, Json, Path};
 use super::{Admin, ApiState, Reader};
 use crate::repo::{RefreshReport, RepoConfig};
 use crate::server::repo_configs::{RepoConfigError, RepoConfigView};
@@ -33,6 +33,17 @@ impl From<RepoConfigError> for ApiError {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/runbooks/configurations",
+    operation_id = "list_runbook_configurations",
+    tag = "runbook-configurations",
+    responses(
+        (status = 200, description = "The org's repository configurations (no secret values)", body = Vec<serde_json::Value>),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Reader(caller): Reader,
@@ -42,6 +53,23 @@ pub async fn list(
 
 /// 201 with the configuration (no secret values). The first fetch happens in the
 /// background; `/refresh` waits for one.
+#[utoipa::path(
+    post,
+    path = "/runbooks/configurations",
+    operation_id = "create_runbook_configuration",
+    tag = "runbook-configurations",
+    request_body = serde_json::Value,
+    responses(
+        (status = 201, description = "The configuration (secret names in `secrets_set`, never values)", body = serde_json::Value),
+        (status = 400, description = "Bad body or git URL", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 409, description = "The repository is configured already", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn create(
     State(state): State<ApiState>,
     Admin(caller): Admin,
@@ -54,6 +82,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/runbooks/configurations/{id}",
+    operation_id = "get_runbook_configuration",
+    tag = "runbook-configurations",
+    params(("id" = String, Path, description = "Repository configuration id")),
+    responses(
+        (status = 200, description = "The configuration (secret names in `secrets_set`, never values)", body = serde_json::Value),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 404, description = "No such configuration in the org", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn get_one(
     State(state): State<ApiState>,
     Reader(caller): Reader,
@@ -62,6 +103,25 @@ pub async fn get_one(
     Ok(Json(state.serve.repo_configs.get(&caller.org, &id)?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/runbooks/configurations/{id}",
+    operation_id = "update_runbook_configuration",
+    tag = "runbook-configurations",
+    params(("id" = String, Path, description = "Repository configuration id")),
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "The configuration (secret names in `secrets_set`, never values)", body = serde_json::Value),
+        (status = 400, description = "Bad body or git URL", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 404, description = "No such configuration in the org", body = ErrorBody),
+        (status = 409, description = "From the server's config file (read-only), or a duplicate", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Admin(caller): Admin,
@@ -76,6 +136,21 @@ pub async fn update(
 }
 
 /// 204.
+#[utoipa::path(
+    delete,
+    path = "/runbooks/configurations/{id}",
+    operation_id = "delete_runbook_configuration",
+    tag = "runbook-configurations",
+    params(("id" = String, Path, description = "Repository configuration id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 404, description = "No such configuration in the org", body = ErrorBody),
+        (status = 409, description = "From the server's config file (read-only)", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Admin(caller): Admin,
@@ -89,6 +164,21 @@ pub async fn delete(
 
 /// Fetches now and answers what happened (`updated` with the new commit, `unchanged`).
 /// A failed fetch is 502 with the reason; the last good snapshot stays served.
+#[utoipa::path(
+    post,
+    path = "/runbooks/configurations/{id}/refresh",
+    operation_id = "refresh_runbook_configuration",
+    tag = "runbook-configurations",
+    params(("id" = String, Path, description = "Repository configuration id")),
+    responses(
+        (status = 200, description = "What the fetch did (`updated` with the new commit, `unchanged`)", body = serde_json::Value),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 404, description = "No such configuration in the org", body = ErrorBody),
+        (status = 502, description = "The fetch failed; the last good snapshot stays served", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn refresh(
     State(state): State<ApiState>,
     Admin(caller): Admin,

@@ -1,0 +1,294 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 document of the admin API, generated from the code.
+//!
+//! Each handler carries a `#[utoipa::path]` attribute (route, parameters, body, status
+//! codes) next to its code, and the request/response types derive `ToSchema`, so the
+//! document changes with them. [`ApiDoc`] collects every handler; `runtime/openapi.json` is
+//! a checked-in copy that the `openapi_drift` test compares with [`document_json`] (run
+//! `RUNBOX_UPDATE_OPENAPI=1 cargo test -p runbox --test openapi_drift` to refresh it).
+//!
+//! Unauthenticated, like `/healthz`: the document holds no secret and no org data.
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::Modify;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+use super::ApiState;
+use super::error::ErrorBody;
+use super::{
+    agents, catalog, connections, dispatches, events, feature_flags, health, hooks, mapping,
+    metrics, runbook_configs, runbooks, sessions, subscriptions, tokens,
+};
+
+/// The name of the bearer security scheme the authenticated operations refer to.
+pub const BEARER_SCHEME: &str = "bearer_token";
+
+/// The whole API: every route [`super::router`] serves, with its schemas.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "runbox admin API",
+        description = "Event routing, runbooks, connections, session hooks and tokens of a \
+            runbox server (hoop-compatible routes and bodies). Every error answers \
+            `{\"message\", \"code\"}` (`ErrorBody`). Reads need a bearer API token of any \
+            role, writes an `admin` one; the org is the token's."
+    ),
+    paths(
+        catalog::list,
+        catalog::get_one,
+        subscriptions::list,
+        subscriptions::create,
+        subscriptions::get_one,
+        subscriptions::update,
+        subscriptions::delete,
+        subscriptions::pause,
+        subscriptions::resume,
+        subscriptions::dispatches,
+        dispatches::get_one,
+        dispatches::replay,
+        mapping::preview,
+        events::publish,
+        connections::list,
+        connections::create,
+        connections::get_one,
+        connections::update,
+        connections::delete,
+        agents::get_status,
+        agents::put_status,
+        feature_flags::get_flags,
+        feature_flags::put_flags,
+        tokens::list,
+        tokens::create,
+        tokens::revoke,
+        sessions::open,
+        sessions::close,
+        hooks::runs,
+        hooks::get_settings,
+        hooks::put_settings,
+        runbooks::list,
+        runbooks::exec,
+        runbook_configs::list,
+        runbook_configs::create,
+        runbook_configs::get_one,
+        runbook_configs::update,
+        runbook_configs::delete,
+        runbook_configs::refresh,
+        health::healthz,
+        health::readyz,
+        metrics::metrics,
+        openapi_json,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerToken),
+    tags(
+        (name = "catalog", description = "The event types events can be published with"),
+        (name = "subscriptions", description = "Which runbook runs for which event type"),
+        (name = "dispatches", description = "One run of a subscription's runbook for an event"),
+        (name = "mapping", description = "Parameter mappings, previewed without dispatching"),
+        (name = "events", description = "Publishing events over HTTP"),
+        (name = "connections", description = "Where runbooks run; secrets are write-only"),
+        (name = "agents", description = "Agent status reported by the gateway"),
+        (name = "feature-flags", description = "Per-org feature flags"),
+        (name = "tokens", description = "The org's API tokens"),
+        (name = "sessions", description = "Session hooks fired by the gateway"),
+        (name = "hooks", description = "Session hook runs and settings"),
+        (name = "runbooks", description = "Runbooks of the org's repositories, and manual runs"),
+        (name = "runbook-configurations", description = "The org's runbook repositories"),
+        (name = "health", description = "Probes, metrics and this document (no token)"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer scheme the operations' `security` names.
+#[derive(Debug)]
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.description = Some(
+            "An API token (`runbox token create`, `POST /tokens`) as \
+             `Authorization: Bearer <token>`"
+                .to_owned(),
+        );
+        components.add_security_scheme(BEARER_SCHEME, SecurityScheme::Http(http));
+    }
+}
+
+/// The document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as pretty JSON with a final newline: what `/openapi.json` answers and
+/// what `runtime/openapi.json` holds.
+pub fn document_json() -> String {
+    // Serializing a tree of strings, maps and numbers cannot fail; an empty document would
+    // make the drift test fail loudly.
+    let mut text = document().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Built once: the document only changes with the binary.
+static DOCUMENT: LazyLock<String> = LazyLock::new(document_json);
+
+/// The OpenAPI document of this API.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi_json",
+    tag = "health",
+    responses(
+        (status = 200, description = "This document (OpenAPI 3.1)", body = Object, content_type = "application/json"),
+    )
+)]
+pub async fn openapi_json() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
+}
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/openapi.json", get(openapi_json))
+}
+
+/// The schema-only mirrors of types that live outside the API (store, runtime, auth) must
+/// name the keys the real types serialize, or the document would describe another shape.
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::document;
+    use crate::auth::{Role, TokenInfo};
+    use crate::model::{
+        Dispatch, DispatchError, DispatchStatus, Subscription, SubscriptionStatus, Timestamp,
+    };
+    use crate::runtime::{PublishReceipt, SubscriptionView};
+    use crate::store::{DispatchDetail, Page, SubscriptionStats};
+
+    /// The property names of component `name`, `allOf` parts and `$ref`s followed.
+    fn properties(doc: &Value, schema: &Value, out: &mut BTreeSet<String>) {
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.trim_start_matches("#/components/schemas/");
+            properties(doc, &doc["components"]["schemas"][name], out);
+        }
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            properties(doc, part, out);
+        }
+        for key in schema["properties"].as_object().into_iter().flatten() {
+            out.insert(key.0.clone());
+        }
+    }
+
+    fn schema_keys(name: &str) -> BTreeSet<String> {
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let mut out = BTreeSet::new();
+        properties(&doc, &doc["components"]["schemas"][name], &mut out);
+        out
+    }
+
+    /// The keys of `value` serialized (every optional field set, so none is skipped).
+    fn keys(value: impl serde::Serialize) -> BTreeSet<String> {
+        match serde_json::to_value(value) {
+            Ok(Value::Object(map)) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    fn dispatch() -> Dispatch {
+        let t = Timestamp::from_millis(1);
+        Dispatch {
+            id: "dsp_1".into(),
+            org: "acme".into(),
+            event_id: "evt_1".into(),
+            subscription_id: "sub_1".into(),
+            status: DispatchStatus::Failed,
+            attempt: 1,
+            last_error: Some(DispatchError::new("guest_error", "boom", false)),
+            replayed_from: Some("dsp_0".into()),
+            created_at: t,
+            dispatched_at: Some(t),
+            finished_at: Some(t),
+            duration_ms: Some(1),
+            due_at: t,
+            lease_until: Some(t),
+            fuel_used: Some(1),
+            peak_memory_bytes: Some(1),
+            commit_sha: Some("abc".into()),
+            output_excerpt: Some("out".into()),
+        }
+    }
+
+    #[test]
+    fn mirrors_name_the_keys_the_real_types_serialize() {
+        let t = Timestamp::from_millis(1);
+        let subscription = Subscription {
+            id: "sub_1".into(),
+            org: "acme".into(),
+            name: "n".into(),
+            description: String::new(),
+            event_types: vec!["session.closed".into()],
+            runbook_repository: "r".into(),
+            runbook_file: "f".into(),
+            connection_name: "c".into(),
+            parameter_mapping: Default::default(),
+            status: SubscriptionStatus::Active,
+            retry_policy: None,
+            created_by: "token:x".into(),
+            created_at: t,
+            updated_at: t,
+        };
+        let mut with_policy = keys(&subscription);
+        with_policy.insert("retry_policy".into());
+        assert_eq!(schema_keys("Subscription"), with_policy);
+        assert_eq!(keys(dispatch()), schema_keys("Dispatch"));
+        let view = SubscriptionView {
+            subscription,
+            stats: SubscriptionStats {
+                delivered_count_7d: 1,
+                failed_count_7d: 1,
+                last_error: Some(DispatchError::new("guest_error", "boom", false)),
+            },
+        };
+        let mut view_keys = keys(&view);
+        view_keys.insert("retry_policy".into());
+        assert_eq!(view_keys, schema_keys("SubscriptionWithStats"));
+        let detail = DispatchDetail {
+            dispatch: dispatch(),
+            event_payload: Value::Null,
+            subscription_name: "n".into(),
+        };
+        assert_eq!(keys(&detail), schema_keys("DispatchWithEvent"));
+        let page = Page {
+            items: vec![dispatch()],
+            total: 1,
+            page: 1,
+            limit: 50,
+        };
+        assert_eq!(keys(&page), schema_keys("DispatchPage"));
+        let receipt = PublishReceipt {
+            event_id: Some("evt_1".into()),
+            dispatch_ids: Vec::new(),
+            duplicate: false,
+            feature_disabled: false,
+        };
+        assert_eq!(keys(&receipt), schema_keys("PublishAccepted"));
+        let token = TokenInfo {
+            id: "tok_1".into(),
+            org: "acme".into(),
+            role: Role::Admin,
+            label: String::new(),
+            created_at: t,
+            created_by: "cli".into(),
+            revoked_at: Some(t),
+        };
+        assert_eq!(keys(&token), schema_keys("ListedToken"));
+    }
+}
