@@ -4,12 +4,59 @@
 
 use axum::Router;
 use axum::routing::get;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, ErrorBody, Json, Path, Query};
 use super::{ApiState, Reader};
 use crate::catalog::{Catalog, CatalogEntry, Category};
+
+// Schema only (`/openapi.json`): the shape of [`CatalogEntry`] (catalog module); a test in `api::openapi`
+// checks it against the real type.
+/// One event type of the catalog.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CatalogEntry)]
+pub struct CatalogEntrySchema {
+    /// The event type, e.g. `session.closed`.
+    pub name: String,
+    pub category: CategorySchema,
+    pub description: String,
+    /// The payload's fields: the base fields first, then the event's own.
+    pub schema: Vec<FieldSpecSchema>,
+    /// A payload that validates against `schema`; previews render against it.
+    pub sample_payload: serde_json::Value,
+}
+
+/// The group of an event type.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[schema(as = Category)]
+pub enum CategorySchema {
+    Session,
+    Access,
+    Alert,
+}
+
+/// One field of an event payload.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = FieldSpec)]
+pub struct FieldSpecSchema {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: FieldTypeSchema,
+    pub required: bool,
+}
+
+/// The JSON type of a payload field.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[schema(as = FieldType)]
+pub enum FieldTypeSchema {
+    #[serde(rename = "string")]
+    String,
+    #[serde(rename = "int")]
+    Int,
+    #[serde(rename = "string[]")]
+    StringArray,
+}
 
 /// The query of the list route.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -28,7 +75,7 @@ pub struct CatalogQuery {
     tag = "catalog",
     params(CatalogQuery),
     responses(
-        (status = 200, description = "The entries (`name`, `category`, `description`, `schema`, `sample_payload`)", body = Vec<serde_json::Value>),
+        (status = 200, description = "The entries (`name`, `category`, `description`, `schema`, `sample_payload`)", body = Vec<CatalogEntrySchema>),
         (status = 400, description = "Unknown category or query parameter", body = ErrorBody),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
     ),
@@ -64,7 +111,7 @@ pub async fn list(
     tag = "catalog",
     params(("event_type" = String, Path, description = "An event type, e.g. `session.closed`")),
     responses(
-        (status = 200, description = "The entry", body = serde_json::Value),
+        (status = 200, description = "The entry", body = CatalogEntrySchema),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
         (status = 404, description = "Unknown event type", body = ErrorBody),
     ),

@@ -46,7 +46,7 @@ pub struct RepositoryRunbooks {
     /// Why nothing can be served yet (never loaded), or why the newest commit was refused.
     pub error: Option<String>,
     /// The repository's fetch status (last fetch, last error, refreshing).
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::runbook_configs::RepoStatusSchema)]
     pub status: RepoStatus,
 }
 
@@ -57,7 +57,7 @@ pub struct RunbookItem {
     pub name: String,
     pub description: Option<String>,
     /// Params by name: kind, required, description, default, options, order.
-    #[schema(value_type = BTreeMap<String, Object>)]
+    #[schema(value_type = BTreeMap<String, ParamSpecSchema>)]
     pub metadata: BTreeMap<String, ParamSpec>,
     /// Why the file does not load (it is listed anyway).
     pub error: Option<String>,
@@ -180,6 +180,45 @@ fn item(f: &FileListing) -> RunbookItem {
         size: f.size,
         sha256: f.sha256.clone(),
     }
+}
+
+// Schema only (`/openapi.json`): the shape of [`ParamSpec`] (the WIT record, bound by
+// host-api); a test in `api::openapi` checks it against the real type.
+/// One parameter a runbook declares.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ParamSpec)]
+pub struct ParamSpecSchema {
+    pub name: String,
+    pub kind: ParamKindSchema,
+    /// A required param with no default must be given.
+    pub required: bool,
+    pub description: Option<String>,
+    /// Default value, as JSON text (`"10"`, `"\"eu-west-1\""`, `"[]"`).
+    pub default: Option<String>,
+    pub placeholder: Option<String>,
+    /// Allowed values for `select`.
+    pub options: Vec<String>,
+    /// Position in forms; lower comes first.
+    pub order: u32,
+}
+
+/// The kind of a runbook parameter (how forms show it).
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[schema(as = ParamKind)]
+pub enum ParamKindSchema {
+    Text,
+    Number,
+    Boolean,
+    Json,
+    Tel,
+    Time,
+    Date,
+    Url,
+    Email,
+    Select,
+    Textarea,
+    Password,
+    File,
 }
 
 /// `POST /runbooks/exec` body (hoop's).
