@@ -47,7 +47,8 @@ pub struct ConnectionRequest {
     pub access_mode_runbooks: AccessMode,
     #[serde(default)]
     pub plugins: Option<Vec<String>>,
-    /// `{"envvar:KEY": "<base64>"}`; see [`decode_secrets`].
+    // Decoded by [`decode_secrets`].
+    /// `{"envvar:KEY": "<base64 value>"}`, write-only: answers list only `secret_keys`.
     #[serde(default)]
     #[schema(value_type = Option<std::collections::BTreeMap<String, String>>, example = json!({"envvar:PGPASSWORD": "aHVudGVyMg=="}))]
     pub secret: Option<Value>,

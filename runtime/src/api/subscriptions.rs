@@ -310,7 +310,7 @@ pub async fn resume(
 }
 
 /// `{"items","total","page","limit"}`, newest first. `page` and `page_size` must be at
-/// least 1 (400 otherwise); `page_size` above [`MAX_PAGE_SIZE`] is capped and `limit` says
+/// least 1 (400 otherwise); `page_size` above 100 ([`MAX_PAGE_SIZE`]) is capped and `limit` says
 /// the size used.
 #[utoipa::path(
     get,
