@@ -5,8 +5,8 @@
 //!   `RUNBOX_UPDATE_OPENAPI=1 cargo test -p runbox --test openapi_drift`.
 //! - Every operation of the document is served by the router (a real server on
 //!   `127.0.0.1:0`, each documented method and path requested without a token) and the
-//!   document lists exactly the routes below, so a route added without its
-//!   `#[utoipa::path]` (or a path typo) fails.
+//!   document lists exactly the routes below and exactly the `.route(..)` calls of
+//!   `src/api/`, so a route added without its `#[utoipa::path]` (or a path typo) fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "api_common/mod.rs"]
@@ -73,6 +73,69 @@ const SERVED: &[&str] = &[
 
 /// Routes answered without a token.
 const OPEN: &[&str] = &["/healthz", "/readyz", "/metrics", "/openapi.json"];
+
+/// `METHOD path` of every `.route("path", get(..).post(..)...)` call in `src/api/`: what
+/// the router is built from, read from the source because axum cannot list its routes.
+fn routes_in_source() -> BTreeSet<String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut files = vec![dir];
+    let mut out = BTreeSet::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (start, _) in text.match_indices(".route(") {
+            // The call's arguments: up to the parenthesis that closes `.route(`.
+            let args = &text[start + ".route(".len()..];
+            let mut depth = 1;
+            let end = args
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map(|(i, _)| i)
+                .unwrap_or_else(|| panic!("unclosed .route( in {}", path.display()));
+            let args = &args[..end];
+            let route = args.split('"').nth(1).expect("a path literal");
+            let methods = &args[args.rfind('"').unwrap()..];
+            let mut found = 0;
+            for method in ["get", "post", "put", "delete", "patch"] {
+                let calls = methods
+                    .match_indices(&format!("{method}("))
+                    .filter(|(i, _)| {
+                        // A method router call, not the tail of a longer name.
+                        *i == 0
+                            || !methods.as_bytes()[i - 1].is_ascii_alphanumeric()
+                                && methods.as_bytes()[i - 1] != b'_'
+                    })
+                    .count();
+                for _ in 0..calls {
+                    assert!(
+                        out.insert(format!("{} {route}", method.to_uppercase())),
+                        "{method} {route} routed twice"
+                    );
+                    found += 1;
+                }
+            }
+            assert!(
+                found > 0,
+                "no method router in .route({args}) of {}",
+                path.display()
+            );
+        }
+    }
+    out
+}
 
 fn checked_in_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openapi.json")
@@ -202,6 +265,15 @@ async fn every_documented_route_is_served_and_every_served_route_documented() {
         "served but not in the document: {missing:?}; documented but not in SERVED: {extra:?}"
     );
     assert_eq!(ops.len(), 43);
+    let in_source = routes_in_source();
+    let in_source: BTreeSet<&str> = in_source.iter().map(String::as_str).collect();
+    let unlisted: Vec<_> = in_source.difference(&served).collect();
+    let gone: Vec<_> = served.difference(&in_source).collect();
+    assert!(
+        unlisted.is_empty() && gone.is_empty(),
+        "routed in src/api/ but not in SERVED (give the handler a #[utoipa::path], add it to \
+         ApiDoc and to SERVED): {unlisted:?}; in SERVED but routed nowhere: {gone:?}"
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let rt = Runtime::builder()
