@@ -31,6 +31,7 @@ pub struct DispatchWithEvent {
     responses(
         (status = 200, description = "The dispatch with `event_payload` and `subscription_name`", body = DispatchWithEvent),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 404, description = "No such dispatch in the org", body = ErrorBody),
     ),
     security(("bearer_token" = []))
@@ -54,7 +55,7 @@ pub async fn get_one(
     responses(
         (status = 201, description = "The new pending dispatch (`replayed_from` names the original)", body = Dispatch),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
-        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only` (this request needs `admin`), or event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 404, description = "No such dispatch in the org", body = ErrorBody),
         (status = 409, description = "The dispatch is still pending or processing", body = ErrorBody),
     ),

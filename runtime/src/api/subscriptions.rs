@@ -124,6 +124,7 @@ pub struct DispatchPage {
         (status = 200, description = "The org's subscriptions, newest first", body = Vec<Subscription>),
         (status = 400, description = "Unknown status or query parameter", body = ErrorBody),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Event routing is off for the org (`feature_disabled`)", body = ErrorBody),
     ),
     security(("bearer_token" = []))
 )]
@@ -151,7 +152,7 @@ pub async fn list(
         (status = 201, description = "Created", body = Subscription),
         (status = 400, description = "Bad body, unknown event type or connection, bad mapping", body = ErrorBody),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
-        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only` (this request needs `admin`), or event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 409, description = "The name is taken (`duplicate_name`)", body = ErrorBody),
         (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
@@ -180,6 +181,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The subscription with its 7-day figures", body = SubscriptionWithStats),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 404, description = "No such subscription in the org", body = ErrorBody),
     ),
     security(("bearer_token" = []))
@@ -206,7 +208,7 @@ pub async fn get_one(
         (status = 200, description = "Updated", body = Subscription),
         (status = 400, description = "Bad body, or a changed event type", body = ErrorBody),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
-        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only` (this request needs `admin`), or event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 404, description = "No such subscription in the org", body = ErrorBody),
         (status = 409, description = "The new name is taken", body = ErrorBody),
         (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
@@ -238,7 +240,7 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted with its dispatch history"),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
-        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only` (this request needs `admin`), or event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 404, description = "No such subscription in the org", body = ErrorBody),
     ),
     security(("bearer_token" = []))
@@ -265,7 +267,7 @@ pub async fn delete(
     responses(
         (status = 200, description = "`{\"status\":\"paused\"}`", body = StatusResponse),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
-        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only` (this request needs `admin`), or event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 404, description = "No such subscription in the org", body = ErrorBody),
     ),
     security(("bearer_token" = []))
@@ -292,7 +294,7 @@ pub async fn pause(
     responses(
         (status = 200, description = "`{\"status\":\"active\"}`", body = StatusResponse),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
-        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only` (this request needs `admin`), or event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 404, description = "No such subscription in the org", body = ErrorBody),
     ),
     security(("bearer_token" = []))
@@ -322,6 +324,7 @@ pub async fn resume(
         (status = 200, description = "A page of the subscription's dispatches, newest first", body = DispatchPage),
         (status = 400, description = "`page` or `page_size` is 0 or not a number", body = ErrorBody),
         (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Event routing is off for the org (`feature_disabled`)", body = ErrorBody),
         (status = 404, description = "No such subscription in the org", body = ErrorBody),
     ),
     security(("bearer_token" = []))
