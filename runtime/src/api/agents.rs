@@ -10,11 +10,11 @@ use axum::extract::State;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult, Json, Path};
+use super::error::{ApiError, ApiResult, ErrorBody, Json, Path};
 use super::{Admin, ApiState, Reader};
 
 /// An agent's reported state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentStatus {
     Online,
@@ -22,14 +22,16 @@ pub enum AgentStatus {
 }
 
 /// `{status: "online" | "offline"}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = AgentStatusRequest)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     pub status: AgentStatus,
 }
 
 /// `{id, status}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = AgentStatusResponse)]
 pub struct StatusResponse {
     pub id: String,
     pub status: AgentStatus,
@@ -57,6 +59,19 @@ fn view(state: &ApiState, id: String) -> StatusResponse {
     StatusResponse { id, status }
 }
 
+#[utoipa::path(
+    get,
+    path = "/agents/{id}/status",
+    operation_id = "get_agent_status",
+    tag = "agents",
+    params(("id" = String, Path, description = "Agent id (one of the org's connections is bound to it)")),
+    responses(
+        (status = 200, description = "`{id, status}`", body = StatusResponse),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 404, description = "No connection of the org is bound to this agent", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn get_status(
     State(state): State<ApiState>,
     Reader(caller): Reader,
@@ -67,6 +82,24 @@ pub async fn get_status(
 }
 
 /// 200 `{id, status}` with the new status.
+#[utoipa::path(
+    put,
+    path = "/agents/{id}/status",
+    operation_id = "put_agent_status",
+    tag = "agents",
+    params(("id" = String, Path, description = "Agent id (one of the org's connections is bound to it)")),
+    request_body = StatusRequest,
+    responses(
+        (status = 200, description = "`{id, status}` with the new status", body = StatusResponse),
+        (status = 400, description = "Malformed JSON, a wrong type, an unknown or missing field", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 404, description = "No connection of the org is bound to this agent", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn put_status(
     State(state): State<ApiState>,
     Admin(caller): Admin,

@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::{ApiError, ApiResult, Json, Path};
+use super::error::{ApiError, ApiResult, ErrorBody, Json, Path};
 use super::secret_input::{decode_secrets, secret_keys};
 use super::{Admin, ApiState, Reader};
 use crate::dispatch::RoutingServiceError;
@@ -26,7 +26,7 @@ use crate::model::{AccessMode, Connection, ConnectionSpec, ConnectionType, Secre
 pub const DEFAULT_PLUGINS: [&str; 4] = ["audit", "dlp", "review", "slack"];
 
 /// The body of create and update.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionRequest {
     pub name: String,
@@ -47,8 +47,10 @@ pub struct ConnectionRequest {
     pub access_mode_runbooks: AccessMode,
     #[serde(default)]
     pub plugins: Option<Vec<String>>,
-    /// `{"envvar:KEY": "<base64>"}`; see [`decode_secrets`].
+    // Decoded by [`decode_secrets`].
+    /// `{"envvar:KEY": "<base64 value>"}`, write-only: answers list only `secret_keys`.
     #[serde(default)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>, example = json!({"envvar:PGPASSWORD": "aHVudGVyMg=="}))]
     pub secret: Option<Value>,
     /// For `custom` connections: the command run with the input on stdin.
     #[serde(default)]
@@ -80,9 +82,10 @@ impl ConnectionRequest {
 }
 
 /// A connection as answered: its fields, and the names of its secrets, never the values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConnectionView {
     #[serde(flatten)]
+    #[schema(inline)]
     pub connection: Connection,
     /// `envvar:KEY` for each stored secret.
     pub secret_keys: Vec<String>,
@@ -112,6 +115,17 @@ async fn resolve(state: &ApiState, org: &str, id_or_name: &str) -> ApiResult<Con
 }
 
 /// All of the org's connections, sorted by name.
+#[utoipa::path(
+    get,
+    path = "/connections",
+    operation_id = "list_connections",
+    tag = "connections",
+    responses(
+        (status = 200, description = "The org's connections, sorted by name", body = Vec<ConnectionView>),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Reader(caller): Reader,
@@ -121,6 +135,23 @@ pub async fn list(
 }
 
 /// 201 with the stored connection; 409 for a taken name.
+#[utoipa::path(
+    post,
+    path = "/connections",
+    operation_id = "create_connection",
+    tag = "connections",
+    request_body = ConnectionRequest,
+    responses(
+        (status = 201, description = "Created (secret names only, never values)", body = ConnectionView),
+        (status = 400, description = "Bad body or secret", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn create(
     State(state): State<ApiState>,
     Admin(caller): Admin,
@@ -135,6 +166,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/connections/{id_or_name}",
+    operation_id = "get_connection",
+    tag = "connections",
+    params(("id_or_name" = String, Path, description = "Connection id (`con_...`) or name")),
+    responses(
+        (status = 200, description = "The connection", body = ConnectionView),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 404, description = "No such connection in the org", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn get_one(
     State(state): State<ApiState>,
     Reader(caller): Reader,
@@ -146,6 +190,25 @@ pub async fn get_one(
 }
 
 /// 200 with the updated connection; a new name carries over to its subscriptions.
+#[utoipa::path(
+    put,
+    path = "/connections/{id_or_name}",
+    operation_id = "update_connection",
+    tag = "connections",
+    params(("id_or_name" = String, Path, description = "Connection id (`con_...`) or name")),
+    request_body = ConnectionRequest,
+    responses(
+        (status = 200, description = "Updated; a new name carries over to its subscriptions", body = ConnectionView),
+        (status = 400, description = "Bad body or secret", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 404, description = "No such connection in the org", body = ErrorBody),
+        (status = 409, description = "The new name is taken", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Admin(caller): Admin,
@@ -162,6 +225,21 @@ pub async fn update(
 }
 
 /// 204; 409 `connection_in_use` while a subscription names it.
+#[utoipa::path(
+    delete,
+    path = "/connections/{id_or_name}",
+    operation_id = "delete_connection",
+    tag = "connections",
+    params(("id_or_name" = String, Path, description = "Connection id (`con_...`) or name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 404, description = "No such connection in the org", body = ErrorBody),
+        (status = 409, description = "A subscription uses it (`connection_in_use`)", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Admin(caller): Admin,

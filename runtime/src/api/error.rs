@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 
 use crate::dispatch::RoutingServiceError;
 
@@ -26,10 +27,14 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    message: &'a str,
-    code: &'a str,
+/// The JSON body of every error answer (also the `ErrorBody` schema of `/openapi.json`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(examples(json!({"message": "subscription not found", "code": "not_found"})))]
+pub struct ErrorBody {
+    /// For a human: what is wrong.
+    pub message: String,
+    /// Stable, machine-readable (`not_found`, `invalid_json`, `conflict`, ...).
+    pub code: &'static str,
 }
 
 impl ApiError {
@@ -72,7 +77,7 @@ impl IntoResponse for ApiError {
             tracing::error!(status = self.status.as_u16(), code = self.code, message = %self.message, "admin API server error");
         }
         let body = ErrorBody {
-            message: &self.message,
+            message: self.message,
             code: self.code,
         };
         let mut response = (self.status, axum::Json(body)).into_response();

@@ -14,7 +14,7 @@ use super::ApiState;
 use super::error::Json;
 
 /// The answer of both probes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Probe {
     /// `ok`, `ready` or `not_ready`.
     pub status: &'static str,
@@ -24,6 +24,15 @@ pub struct Probe {
 }
 
 /// 200 while the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The process serves requests", body = Probe),
+    ),
+)]
 pub async fn healthz() -> Json<Probe> {
     Json(Probe {
         status: "ok",
@@ -32,6 +41,16 @@ pub async fn healthz() -> Json<Probe> {
 }
 
 /// 200 when ready, else 503 with the reasons.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Probe),
+        (status = 503, description = "Not ready; `reasons` says why", body = Probe),
+    ),
+)]
 pub async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<Probe>) {
     let reasons = not_ready_reasons(&state).await;
     if reasons.is_empty() {

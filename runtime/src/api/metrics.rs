@@ -14,6 +14,15 @@ use super::ApiState;
 /// The Prometheus text exposition content type.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
+    ),
+)]
 pub async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
     let repos = state.runtime.repositories().all_status();
     let body = crate::metrics::render(state.runtime.metrics(), &repos);

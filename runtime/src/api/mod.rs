@@ -10,7 +10,8 @@
 //! every write is audited with the token's identity (`token:<id>`).
 //!
 //! Resources: [`catalog`], [`subscriptions`], [`dispatches`], [`mapping`], [`events`],
-//! [`connections`], [`agents`], [`feature_flags`], [`tokens`].
+//! [`connections`], [`agents`], [`feature_flags`], [`tokens`]. [`openapi`] serves the
+//! OpenAPI document generated from the handlers (`GET /openapi.json`, no token).
 
 pub mod agents;
 pub mod auth;
@@ -20,10 +21,11 @@ pub mod dispatches;
 pub mod error;
 pub mod events;
 pub mod feature_flags;
-pub mod hooks;
 pub mod health;
+pub mod hooks;
 pub mod mapping;
 pub mod metrics;
+pub mod openapi;
 pub mod runbook_configs;
 pub mod runbooks;
 pub mod secret_input;
@@ -95,6 +97,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(hooks::router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(openapi::router())
         .merge(runbooks::router())
         .merge(runbook_configs::router())
         .fallback(|| async { ApiError::not_found("route not found") })

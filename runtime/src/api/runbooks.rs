@@ -10,13 +10,14 @@ use runbox_host_api::{ComponentKind, ParamSpec, RunOutcome};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::error::{ApiResult, Json, Query};
+use super::error::{ApiResult, ErrorBody, Json, Query};
 use super::{Admin, ApiState, Reader};
 use crate::manual_run::ManualRun;
 use crate::repo::{FileListing, FileRole, RepoStatus};
 
 /// `GET /runbooks` query.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only runbooks that can run against this connection: the connection must exist (400
@@ -26,13 +27,13 @@ pub struct ListQuery {
 }
 
 /// The answer of `GET /runbooks`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunbookList {
     pub repositories: Vec<RepositoryRunbooks>,
 }
 
 /// One repository's runbooks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RepositoryRunbooks {
     /// The key runs and subscriptions use (`host/owner/repo`).
     pub repository: String,
@@ -44,27 +45,45 @@ pub struct RepositoryRunbooks {
     pub items: Vec<RunbookItem>,
     /// Why nothing can be served yet (never loaded), or why the newest commit was refused.
     pub error: Option<String>,
+    /// The repository's fetch status (last fetch, last error, refreshing).
+    #[schema(value_type = super::runbook_configs::RepoStatusSchema)]
     pub status: RepoStatus,
 }
 
 /// One runbook file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunbookItem {
     /// Path in the repository (hoop's `name`).
     pub name: String,
     pub description: Option<String>,
     /// Params by name: kind, required, description, default, options, order.
+    #[schema(value_type = BTreeMap<String, ParamSpecSchema>)]
     pub metadata: BTreeMap<String, ParamSpec>,
     /// Why the file does not load (it is listed anyway).
     pub error: Option<String>,
     /// `runbook`, `session_open_hook` or `session_close_hook`.
+    #[schema(value_type = String, example = "runbook")]
     pub role: FileRole,
     /// `runbook` (the runbook world) or `command` (a plain wasi:cli program).
+    #[schema(value_type = Option<String>, example = "runbook")]
     pub kind: Option<ComponentKind>,
     pub size: usize,
     pub sha256: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/runbooks",
+    operation_id = "list_runbooks",
+    tag = "runbooks",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The org's repositories with their runbooks, commit and load errors", body = RunbookList),
+        (status = 400, description = "Unknown connection or query parameter", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Reader(caller): Reader,
@@ -163,8 +182,47 @@ fn item(f: &FileListing) -> RunbookItem {
     }
 }
 
+// Schema only (`/openapi.json`): the shape of [`ParamSpec`] (the WIT record, bound by
+// host-api); a test in `api::openapi` checks it against the real type.
+/// One parameter a runbook declares.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ParamSpec)]
+pub struct ParamSpecSchema {
+    pub name: String,
+    pub kind: ParamKindSchema,
+    /// A required param with no default must be given.
+    pub required: bool,
+    pub description: Option<String>,
+    /// Default value, as JSON text (`"10"`, `"\"eu-west-1\""`, `"[]"`).
+    pub default: Option<String>,
+    pub placeholder: Option<String>,
+    /// Allowed values for `select`.
+    pub options: Vec<String>,
+    /// Position in forms; lower comes first.
+    pub order: u32,
+}
+
+/// The kind of a runbook parameter (how forms show it).
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[schema(as = ParamKind)]
+pub enum ParamKindSchema {
+    Text,
+    Number,
+    Boolean,
+    Json,
+    Tel,
+    Time,
+    Date,
+    Url,
+    Email,
+    Select,
+    Textarea,
+    Password,
+    File,
+}
+
 /// `POST /runbooks/exec` body (hoop's).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecRequest {
     pub connection_name: String,
@@ -173,11 +231,12 @@ pub struct ExecRequest {
     /// Path of the runbook in the repository.
     pub file_name: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub parameters: Map<String, Value>,
 }
 
 /// hoop's ExecResponse, plus `error_code` and `commit`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExecResponse {
     pub session_id: String,
     /// The output on success; on failure the console followed by the failure message.
@@ -199,6 +258,23 @@ pub struct ExecResponse {
 
 /// 200 with the result of the run, whatever it was; 4xx when it could not start. Admin
 /// only: a manual run acts on a connection.
+#[utoipa::path(
+    post,
+    path = "/runbooks/exec",
+    operation_id = "exec_runbook",
+    tag = "runbooks",
+    request_body = ExecRequest,
+    responses(
+        (status = 200, description = "The result of the run, whatever it was", body = ExecResponse),
+        (status = 400, description = "Bad body, unknown connection, repository or runbook, bad parameters", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 404, description = "No such repository or runbook file", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn exec(
     State(state): State<ApiState>,
     Admin(caller): Admin,

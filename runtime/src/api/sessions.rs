@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult, Json, Path};
+use super::error::{ApiError, ApiResult, ErrorBody, Json, Path};
 use super::{Admin, ApiState};
 use crate::hooks::session::{validate_sid, validate_verb};
 use crate::hooks::{SessionInfo, hook_id};
@@ -19,7 +19,8 @@ use crate::host::HookKind;
 /// Body of `POST /sessions/{sid}/open`: hoop's `event_session_open` fields plus the
 /// session's `command` and `input_file`. Connection secrets are never sent here: they
 /// come from the connection registered under `connection_name`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = SessionOpenRequest)]
 #[serde(deny_unknown_fields)]
 pub struct OpenRequest {
     pub verb: String,
@@ -41,7 +42,8 @@ pub struct OpenRequest {
 }
 
 /// Body of `POST /sessions/{sid}/close` (`{}` when nothing is known).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = SessionCloseRequest)]
 #[serde(deny_unknown_fields)]
 pub struct CloseRequest {
     #[serde(default)]
@@ -51,7 +53,8 @@ pub struct CloseRequest {
 }
 
 /// 202 answer: which hook was fired, and its id (what `GET /hooks/runs` shows).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = HookFired)]
 pub struct Fired {
     pub sid: String,
     pub hook: String,
@@ -65,6 +68,23 @@ fn check_sid(sid: &str) -> ApiResult<()> {
 }
 
 /// Fires the open hook.
+#[utoipa::path(
+    post,
+    path = "/sessions/{sid}/open",
+    operation_id = "session_open",
+    tag = "sessions",
+    params(("sid" = String, Path, description = "Session id")),
+    request_body = OpenRequest,
+    responses(
+        (status = 202, description = "The open hook was fired (it runs in the background)", body = Fired),
+        (status = 400, description = "Bad body, session id, verb or connection name", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn open(
     State(state): State<ApiState>,
     Admin(caller): Admin,
@@ -106,6 +126,23 @@ pub async fn open(
 }
 
 /// Fires the close hook.
+#[utoipa::path(
+    post,
+    path = "/sessions/{sid}/close",
+    operation_id = "session_close",
+    tag = "sessions",
+    params(("sid" = String, Path, description = "Session id")),
+    request_body = CloseRequest,
+    responses(
+        (status = 202, description = "The close hook was fired (it runs in the background)", body = Fired),
+        (status = 400, description = "Bad body or session id", body = ErrorBody),
+        (status = 401, description = "No bearer token, or one that does not authenticate", body = ErrorBody),
+        (status = 403, description = "The token's role is `read-only`; this request needs `admin`", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+    security(("bearer_token" = []))
+)]
 pub async fn close(
     State(state): State<ApiState>,
     Admin(caller): Admin,

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Timestamp;
 
 /// hoop's three connection families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectionType {
     Database,
@@ -17,7 +18,7 @@ pub enum ConnectionType {
 }
 
 /// One access mode's switch; hoop spells these `"enabled"` / `"disabled"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccessMode {
     Enabled,
@@ -58,7 +59,7 @@ impl Secrets {
 /// Serializing a `Connection` never includes the secret values (the field is skipped), so
 /// the serde form *is* the API's redacted view; it lists the secret keys under
 /// `secret_keys` instead. The store keeps the values through its own record type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Connection {
     pub id: String,
     pub org: String,
@@ -82,6 +83,7 @@ pub struct Connection {
     #[serde(default)]
     pub plugins: Vec<String>,
     #[serde(skip_serializing, default)]
+    #[schema(ignore)]
     pub secrets: Secrets,
     /// For `custom` connections: the command run with the input on stdin.
     #[serde(default)]

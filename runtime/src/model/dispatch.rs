@@ -3,12 +3,13 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Timestamp;
 
 /// hoop's four states. `pending` -> `processing` -> `delivered` | `failed`; `processing`
 /// goes back to `pending` only for an allowed retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DispatchStatus {
     Pending,
@@ -43,7 +44,7 @@ pub const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
 
 /// Why a dispatch failed: a stable code (the sandbox's, or `interrupted`, `agent_offline`,
 /// ...), a human message, and whether a retry policy may run it again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DispatchError {
     pub code: String,
     pub message: String,
@@ -84,7 +85,7 @@ impl DispatchError {
 }
 
 /// A dispatch row. Optional fields are absent until the state that fills them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Dispatch {
     pub id: String,
     pub org: String,

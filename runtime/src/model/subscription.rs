@@ -5,11 +5,12 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Timestamp;
 
 /// Only `active` subscriptions get dispatches; resuming does not backfill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SubscriptionStatus {
     #[default]
@@ -35,14 +36,17 @@ impl fmt::Display for SubscriptionStatus {
 /// Opt-in automatic retries (default: none, as in hoop). Exponential backoff from
 /// `base_backoff` capped at `max_backoff`; no retry once `max_attempts` runs were made or
 /// the dispatch is older than `max_age`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     #[serde(with = "crate::serde_duration")]
+    #[schema(value_type = String, example = "10s")]
     pub base_backoff: Duration,
     #[serde(with = "crate::serde_duration")]
+    #[schema(value_type = String, example = "10s")]
     pub max_backoff: Duration,
     #[serde(with = "crate::serde_duration")]
+    #[schema(value_type = String, example = "10s")]
     pub max_age: Duration,
 }
 
@@ -65,7 +69,7 @@ impl RetryPolicy {
 }
 
 /// A subscription as stored and shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Subscription {
     pub id: String,
     pub org: String,
