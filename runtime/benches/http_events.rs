@@ -51,7 +51,15 @@ const ORG: &str = "acme";
 const EVENT: &str = "alert.sensitive_data_detected";
 const RUNBOOK: &str = "noop.runbook.wasm";
 const CONNECTION: &str = "bash-ops";
-const SUBSCRIPTIONS: usize = 10;
+/// Subscriptions per event (fan-out): `RUNBOX_BENCH_SUBSCRIPTIONS`, default 10 (as the
+/// routing benchmark). With 1 the figure is the HTTP ingestion path itself.
+fn subscriptions() -> usize {
+    std::env::var("RUNBOX_BENCH_SUBSCRIPTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(10)
+}
 /// Dispatch workers of the runtime (the machine has 2 cores).
 const WORKERS: usize = 2;
 /// Connection counts of the throughput runs.
@@ -76,8 +84,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let n_subs = subscriptions();
     println!(
-        "http_events: {cores} cores; server: axum on 127.0.0.1 over {cores} tokio worker threads, {WORKERS} dispatch workers, {SUBSCRIPTIONS} active subscriptions per event, noop runbook, sled store (202 only after the durable write); load generator: keep-alive HTTP/1.1 (hyper client) on its own thread; load average at start {}",
+        "http_events: {cores} cores; server: axum on 127.0.0.1 over {cores} tokio worker threads, {WORKERS} dispatch workers, {n_subs} active subscriptions per event, noop runbook, sled store (202 only after the durable write); load generator: keep-alive HTTP/1.1 (hyper client) on its own thread; load average at start {}",
         load_average()
     );
     runtime.block_on(bench());
@@ -140,7 +149,7 @@ impl World {
             .await
             .unwrap();
         let mut subs = Vec::new();
-        for i in 0..SUBSCRIPTIONS {
+        for i in 0..subscriptions() {
             let spec = SubscriptionSpec {
                 name: format!("noop-{i}"),
                 description: "bench".into(),
@@ -370,7 +379,7 @@ async fn connection(
         match answer {
             Ok((StatusCode::ACCEPTED, receipt)) => {
                 let dispatches = receipt["dispatch_ids"].as_array().map_or(0, Vec::len);
-                if dispatches == SUBSCRIPTIONS {
+                if dispatches == subscriptions() {
                     outcome.acked.push(latency);
                     outcome.dispatches += dispatches;
                 } else {
@@ -496,14 +505,15 @@ impl Run {
             BTreeMap::new(),
             "the warm-up event is accepted"
         );
-        let (d, f) = wait_finished(&rt, &subs, SUBSCRIPTIONS as u64, DELIVERY_BOUND).await;
+        let n_subs = subscriptions();
+        let (d, f) = wait_finished(&rt, &subs, n_subs as u64, DELIVERY_BOUND).await;
         assert_eq!(
             (d, f),
-            (SUBSCRIPTIONS as u64, 0),
+            (n_subs as u64, 0),
             "warm-up dispatches must be delivered"
         );
         println!(
-            "  warm-up: 1 event over HTTP, {SUBSCRIPTIONS} dispatches delivered in {:.1} ms (load average {})",
+            "  warm-up: 1 event over HTTP, {n_subs} dispatches delivered in {:.1} ms (load average {})",
             ms(started.elapsed()),
             load_average()
         );
@@ -592,7 +602,7 @@ async fn paced(rate: u64) {
     let events = (rate * time.as_secs()) as usize;
     println!(
         "paced {rate} events/s ({} dispatches/s) for {} s over {PACED_CONNECTIONS} keep-alive connections:",
-        rate as usize * SUBSCRIPTIONS,
+        rate as usize * subscriptions(),
         time.as_secs()
     );
     let run = Run::start().await;
