@@ -48,7 +48,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             workers: 2,
-            claim_batch: 32,
+            claim_batch: 64,
             lease: Duration::from_secs(300),
             idle_poll: Duration::from_millis(500),
         }
