@@ -444,13 +444,7 @@ impl Runtime {
                 reason: "must not be empty".into(),
             });
         }
-        let subscription_ids: Vec<String> = self
-            .store
-            .active_subscriptions(org, event_type)
-            .await?
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
+        let subscription_ids = self.store.active_subscription_ids(org, event_type).await?;
         let event = NewEvent {
             event_type: event_type.to_owned(),
             payload,

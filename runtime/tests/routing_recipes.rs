@@ -6,21 +6,20 @@
 //! recipe is covered by `routing_e2e.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod http_receiver;
 mod routing_common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_receiver::{loopback_egress, receiver};
 use routing_common::*;
 use runbox::dispatch::WorkerSettings;
 use runbox::host::{EgressPolicy, Limits, StaticConfig};
 use runbox::model::{ConnectionType, DispatchStatus, SubscriptionSpec, SubscriptionStatus};
 use runbox::{EngineSettings, RepoConfig, Runtime};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 const QUARANTINE: &str = "ops/quarantine-connection.runbook.wasm";
 const PAGE: &str = "ops/page-oncall.runbook.wasm";
@@ -133,91 +132,6 @@ fn postgres_connection() -> runbox::model::ConnectionSpec {
     spec.tags = vec!["prod".into()];
     spec.command = Vec::new();
     spec
-}
-
-/// One request the webhook receiver got: method and path, headers (names lower-cased,
-/// values as sent) and body.
-#[derive(Debug)]
-struct Received {
-    request_line: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A minimal HTTP/1.1 receiver on 127.0.0.1: reads the head and a content-length body,
-/// answers 202 and closes. Stops with the test's tokio runtime.
-async fn receiver() -> (u16, mpsc::UnboundedReceiver<Received>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut data = Vec::new();
-                let mut buf = [0u8; 4096];
-                let (head_end, length) = loop {
-                    let n = socket.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                    if let Some(pos) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&data[..pos]).to_lowercase();
-                        let length = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                            .unwrap_or(0);
-                        break (pos + 4, length);
-                    }
-                };
-                while data.len() < head_end + length {
-                    let n = socket.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                }
-                let head = String::from_utf8_lossy(&data[..head_end - 4]).to_string();
-                let mut lines = head.split("\r\n");
-                let request_line = lines.next().unwrap_or_default().to_string();
-                let headers = lines
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_string()))
-                    .collect();
-                let body = data[head_end..].to_vec();
-                let _ = socket
-                    .write_all(
-                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-                let _ = tx.send(Received {
-                    request_line,
-                    headers,
-                    body,
-                });
-            });
-        }
-    });
-    (port, rx)
-}
-
-/// Only `http://127.0.0.1:<port>`, with loopback exempt from the private-address gate.
-fn loopback_egress(port: u16) -> EgressPolicy {
-    EgressPolicy::new([format!("http://127.0.0.1:{port}")])
-        .unwrap()
-        .with_allowed_networks(["127.0.0.0/8"])
-        .unwrap()
 }
 
 async fn publish_one(rt: &Runtime, event: &str, payload: serde_json::Value, key: &str) -> String {

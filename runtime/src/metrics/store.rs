@@ -100,6 +100,13 @@ impl Store for MeteredStore {
     ) -> StoreResult<Vec<Subscription>> {
         self.inner.active_subscriptions(org, event_type).await
     }
+    async fn active_subscription_ids(
+        &self,
+        org: &str,
+        event_type: &str,
+    ) -> StoreResult<Vec<String>> {
+        self.inner.active_subscription_ids(org, event_type).await
+    }
     async fn update_subscription(
         &self,
         org: &str,

@@ -106,6 +106,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         org: &str,
         event_type: &str,
     ) -> StoreResult<Vec<Subscription>>;
+    /// The ids of [`Store::active_subscriptions`], without reading the subscriptions (the
+    /// publish path needs only these; the store re-checks each inside the transaction).
+    async fn active_subscription_ids(
+        &self,
+        org: &str,
+        event_type: &str,
+    ) -> StoreResult<Vec<String>>;
     /// Replaces the fields of `spec` except the event type (must be unchanged) and status
     /// (ignored, as in hoop).
     async fn update_subscription(

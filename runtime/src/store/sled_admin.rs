@@ -286,6 +286,23 @@ impl SledStore {
         Ok(out)
     }
 
+    pub(crate) fn active_subscription_ids_now(
+        &self,
+        org: &str,
+        event_type: &str,
+    ) -> StoreResult<Vec<String>> {
+        let prefix = Key::org(org).s(event_type).done();
+        let mut out = Vec::new();
+        for key in self.tree(t::ACTIVE_BY_EVENT).scan_prefix(&prefix).keys() {
+            let key = key?;
+            let mut reader = KeyReader::new(&key);
+            if let (Some(_), Some(_), Some(id)) = (reader.s(), reader.s(), reader.s()) {
+                out.push(id.to_string());
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) fn active_subscriptions_now(
         &self,
         org: &str,

@@ -12,8 +12,7 @@ use super::types::DEFAULT_PAGE_SIZE;
 use super::{DispatchDetail, MAX_PAGE_SIZE, Page, PublishOutcome, StoreResult, SubscriptionStats};
 use crate::error::StoreError;
 use crate::model::{
-    Dispatch, DispatchError, DispatchStatus, Event, IdKind, NewEvent, ObjectKind, Subscription,
-    SubscriptionStatus, Timestamp, new_id,
+    Dispatch, DispatchError, DispatchStatus, Event, IdKind, NewEvent, ObjectKind, Timestamp, new_id,
 };
 
 pub(crate) const DISPATCH: &str = "dispatch";
@@ -30,6 +29,7 @@ const PUBLISH_TREES: &[usize] = &[
     t::EVENTS,
     t::EVENT_DEDUP,
     t::SUBSCRIPTIONS,
+    t::ACTIVE_BY_EVENT,
     t::DISPATCHES,
     t::DISPATCHES_BY_SUB,
     t::DUE,
@@ -128,20 +128,21 @@ impl SledStore {
             let mut dispatch_ids = Vec::with_capacity(planned.len());
             for d in &planned {
                 // Re-checked here: a subscription paused or deleted since the caller looked
-                // gets nothing (paused subscriptions get no dispatches).
-                let sub = tx.get::<Subscription>(
-                    t::SUBSCRIPTIONS,
-                    &Key::org(org).s(&d.subscription_id).done(),
-                    SUBSCRIPTION,
-                )?;
-                let wanted = |s: &Subscription| {
-                    s.status == SubscriptionStatus::Active && s.event_type() == stored.event_type
-                };
-                if !sub.is_some_and(|s| wanted(&s)) {
+                // gets nothing (paused subscriptions get no dispatches). The active-by-event
+                // index says it without decoding the subscription.
+                let active = Key::org(org)
+                    .s(&stored.event_type)
+                    .s(&d.subscription_id)
+                    .done();
+                if !tx.has(t::ACTIVE_BY_EVENT, &active)? {
                     continue;
                 }
                 insert_pending(tx, d)?;
                 dispatch_ids.push(d.id.clone());
+                #[cfg(test)]
+                if self.fail_publish_mid_way() {
+                    return abort(StoreError::Backend("injected failure".into()));
+                }
             }
             if !dispatch_ids.is_empty() {
                 let ids: Vec<&str> = dispatch_ids.iter().map(String::as_str).collect();
@@ -362,7 +363,9 @@ pub(crate) fn requeue_in(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::{AccessMode, ConnectionSpec, ConnectionType, SubscriptionSpec};
+    use crate::model::{
+        AccessMode, ConnectionSpec, ConnectionType, SubscriptionSpec, SubscriptionStatus,
+    };
     use crate::store::Store;
 
     async fn store_with_subscription() -> (SledStore, String) {
@@ -535,21 +538,18 @@ mod tests {
         }
     }
 
-    /// A failure part-way (here: an unreadable second subscription) leaves neither the
-    /// event, nor its dedup key, nor the first dispatch.
+    /// A failure part-way (injected after the first dispatch was written) leaves neither
+    /// the event, nor its dedup key, nor that dispatch, nor an audit record.
     #[tokio::test]
     async fn publish_is_all_or_nothing() {
-        let (store, good) = store_with_subscription().await;
-        store
-            .tree(t::SUBSCRIPTIONS)
-            .insert(Key::org("o").s("sub_bad").done(), b"not json".to_vec())
-            .unwrap();
+        let (store, subs) = store_with_subscriptions(2).await;
         let audit_before = store.tree(t::AUDIT).len();
-        let err = store
-            .publish("o", new_event(), &[good.clone(), "sub_bad".into()])
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), "store_corrupt");
+        store
+            .inner
+            .fail_publish
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = store.publish("o", new_event(), &subs).await.unwrap_err();
+        assert!(err.to_string().contains("injected failure"), "{err}");
         for tree in [
             t::EVENTS,
             t::EVENT_DEDUP,
@@ -561,17 +561,34 @@ mod tests {
         }
         assert_eq!(store.tree(t::AUDIT).len(), audit_before);
 
-        // Once the bad record is gone the same producer id is accepted (nothing was kept).
+        // Without the fault the same producer id is accepted (nothing was kept).
         store
-            .tree(t::SUBSCRIPTIONS)
-            .remove(Key::org("o").s("sub_bad").done())
-            .unwrap();
-        let out = store
-            .publish("o", new_event(), &[good, "sub_bad".into()])
+            .inner
+            .fail_publish
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let out = store.publish("o", new_event(), &subs).await.unwrap();
+        assert!(!out.duplicate);
+        assert_eq!(out.dispatch_ids.len(), 2);
+    }
+
+    /// A subscription paused after the caller listed it gets nothing: the transaction
+    /// checks the active index itself.
+    #[tokio::test]
+    async fn publish_skips_a_subscription_paused_since_it_was_listed() {
+        let (store, subs) = store_with_subscriptions(2).await;
+        let listed = store
+            .active_subscription_ids("o", "session.started")
             .await
             .unwrap();
-        assert!(!out.duplicate);
+        assert_eq!(listed.len(), 2);
+        store
+            .set_subscription_status("o", &subs[0], SubscriptionStatus::Paused, "t")
+            .await
+            .unwrap();
+        let out = store.publish("o", new_event(), &listed).await.unwrap();
         assert_eq!(out.dispatch_ids.len(), 1);
+        let d = store.get_dispatch("o", &out.dispatch_ids[0]).await.unwrap();
+        assert_eq!(d.dispatch.subscription_id, subs[1]);
     }
 
     #[tokio::test]

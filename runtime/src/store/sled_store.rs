@@ -140,6 +140,9 @@ pub(crate) struct Inner {
     /// Run ends waiting for a shared transaction (see `sled_end.rs`).
     pub(crate) ends: EndQueue,
     pub(crate) db: sled::Db,
+    /// Test-only fault injection: publish aborts after writing its first dispatch.
+    #[cfg(test)]
+    pub(crate) fail_publish: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
@@ -251,6 +254,8 @@ impl SledStore {
                 claims: Mutex::new(ClaimBook::default()),
                 ends: EndQueue::default(),
                 db,
+                #[cfg(test)]
+                fail_publish: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -321,6 +326,13 @@ impl SledStore {
             None => Ok(None),
             Some(bytes) => decode(&bytes, what).map(Some),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn fail_publish_mid_way(&self) -> bool {
+        self.inner
+            .fail_publish
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) async fn durable(&self) -> StoreResult<()> {
@@ -414,6 +426,14 @@ impl Store for SledStore {
         event_type: &str,
     ) -> StoreResult<Vec<Subscription>> {
         self.active_subscriptions_now(org, event_type)
+    }
+
+    async fn active_subscription_ids(
+        &self,
+        org: &str,
+        event_type: &str,
+    ) -> StoreResult<Vec<String>> {
+        self.active_subscription_ids_now(org, event_type)
     }
 
     async fn update_subscription(
