@@ -18,6 +18,7 @@ pub mod hooks;
 pub mod manual_run;
 pub mod metrics;
 pub mod model;
+mod org_capabilities;
 pub mod repo;
 pub mod routing;
 pub mod runtime;

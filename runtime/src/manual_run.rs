@@ -7,14 +7,14 @@
 
 use std::sync::Arc;
 
-use runbox_host_api::{Agent, Capabilities, Invocation, RunOutcome, RunRequest, Trigger};
+use runbox_host_api::{Invocation, RunOutcome, RunRequest, Trigger};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::agent::{LocalAgent, LocalCommand};
+use crate::agent::LocalAgent;
 use crate::dispatch::{AgentChoice, RoutingServiceError};
 use crate::error::StoreError;
-use crate::model::{Connection, ConnectionType, IdKind, new_id};
+use crate::model::{IdKind, new_id};
 use crate::runtime::{RoutingResult, Runtime};
 
 /// What to run.
@@ -81,7 +81,9 @@ impl Runtime {
                 }
                 Arc::clone(agent)
             }
-            AgentChoice::Local(limits) => local_agent(*limits, &connection),
+            AgentChoice::Local(limits) => {
+                Arc::new(LocalAgent::for_connection(*limits, &connection))
+            }
         };
         let handle = self
             .repositories()
@@ -96,12 +98,7 @@ impl Runtime {
             params: Value::Object(run.parameters).to_string(),
             connection: Some(connection.guest_info()),
         };
-        let defaults = Capabilities::default();
-        let capabilities = Capabilities {
-            agent,
-            config: d.config.get(org).cloned().unwrap_or(defaults.config),
-            egress: d.egress.get(org).cloned().unwrap_or(defaults.egress),
-        };
+        let capabilities = d.capabilities.for_org(org, Some(agent));
         let request = RunRequest {
             invocation,
             limits: d.limits.clone(),
@@ -146,17 +143,4 @@ fn session_id() -> String {
         Some((_, rest)) => format!("ses_{rest}"),
         None => format!("ses_{id}"),
     }
-}
-
-/// The built-in agent for this one connection: a `custom` connection's command, nothing
-/// for other types (as the workers do).
-fn local_agent(limits: crate::agent::LocalAgentLimits, connection: &Connection) -> Arc<dyn Agent> {
-    let name = connection.name.clone();
-    let command = (connection.kind == ConnectionType::Custom).then(|| LocalCommand {
-        argv: connection.command.clone(),
-        env: connection.secrets.0.clone(),
-    });
-    Arc::new(LocalAgent::new(limits, move |info| {
-        (info.name == name).then(|| command.clone()).flatten()
-    }))
 }

@@ -46,6 +46,7 @@ use crate::model::{
     Connection, ConnectionSpec, Dispatch, EVENT_ROUTING_FLAG, NewEvent, Subscription,
     SubscriptionSpec, SubscriptionStatus, Timestamp,
 };
+use crate::org_capabilities::OrgCapabilities;
 use crate::repo::{Clock, RepoConfig, RepoSettings, Repositories, SystemClock};
 use crate::routing::{ParameterMapping, PreviewResult, check_required, preview, validate_mapping};
 use crate::store::{DispatchDetail, Page, SledStore, Store, SubscriptionStats};
@@ -221,6 +222,7 @@ impl RuntimeBuilder {
         // silently or left stuck.
         let recovered = recover(store.as_ref(), Timestamp::now()).await?;
 
+        let capabilities = OrgCapabilities::new(self.config, self.egress);
         let hooks = Arc::new(HookRunner {
             journal: HookJournal::open(&self.data_dir.join("hooks"))?,
             settings: self.hook_settings,
@@ -228,8 +230,7 @@ impl RuntimeBuilder {
             engine: engine.clone(),
             store: Arc::clone(&store),
             limits: self.limits.clone(),
-            config: self.config.clone(),
-            egress: self.egress.clone(),
+            capabilities: capabilities.clone(),
             handle: tokio::runtime::Handle::current(),
             in_flight: Default::default(),
         });
@@ -240,8 +241,7 @@ impl RuntimeBuilder {
             self.limits,
             AgentRegistry::new(self.agents_online_by_default),
             self.agent,
-            self.config,
-            self.egress,
+            capabilities,
             w,
         ));
         let workers = dispatcher.start();

@@ -73,6 +73,20 @@ impl fmt::Debug for LocalAgent {
 const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 impl LocalAgent {
+    /// The agent for one registered connection: a `custom` connection's command with its
+    /// secrets as env; any other type (or another connection's name) has nothing to run.
+    pub fn for_connection(limits: LocalAgentLimits, connection: &crate::model::Connection) -> Self {
+        let name = connection.name.clone();
+        let command =
+            (connection.kind == crate::model::ConnectionType::Custom).then(|| LocalCommand {
+                argv: connection.command.clone(),
+                env: connection.secrets.0.clone(),
+            });
+        LocalAgent::new(limits, move |info| {
+            (info.name == name).then(|| command.clone()).flatten()
+        })
+    }
+
     /// An agent resolving connections with `resolve`.
     pub fn new(
         limits: LocalAgentLimits,

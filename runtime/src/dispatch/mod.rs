@@ -12,15 +12,15 @@ mod recovery;
 mod retry;
 mod worker;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runbox_host_api::{Agent, ConfigSource, EgressPolicy, Limits};
+use runbox_host_api::{Agent, Limits};
 use tokio::sync::{Notify, watch};
 
 use crate::agent::LocalAgentLimits;
 use crate::engine::Engine;
+use crate::org_capabilities::OrgCapabilities;
 use crate::repo::Repositories;
 use crate::store::Store;
 
@@ -82,8 +82,7 @@ pub struct Dispatcher {
     pub(crate) limits: Limits,
     pub(crate) agents: AgentRegistry,
     pub(crate) agent: AgentChoice,
-    pub(crate) config: HashMap<String, Arc<dyn ConfigSource>>,
-    pub(crate) egress: HashMap<String, Arc<EgressPolicy>>,
+    pub(crate) capabilities: OrgCapabilities,
     pub(crate) settings: WorkerSettings,
     pub(crate) wake: Notify,
     pub(crate) stop: watch::Sender<bool>,
@@ -108,8 +107,7 @@ impl Dispatcher {
         limits: Limits,
         agents: AgentRegistry,
         agent: AgentChoice,
-        config: HashMap<String, Arc<dyn ConfigSource>>,
-        egress: HashMap<String, Arc<EgressPolicy>>,
+        capabilities: OrgCapabilities,
         settings: WorkerSettings,
     ) -> Self {
         Dispatcher {
@@ -119,8 +117,7 @@ impl Dispatcher {
             limits,
             agents,
             agent,
-            config,
-            egress,
+            capabilities,
             settings,
             wake: Notify::new(),
             stop: watch::Sender::new(false),

@@ -7,17 +7,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use runbox_host_api::{
-    Agent, Capabilities, ErrorCode, Invocation, RunOutcome, RunRequest, Trigger, cap_text,
-};
+use runbox_host_api::{Agent, ErrorCode, Invocation, RunOutcome, RunRequest, Trigger, cap_text};
 use serde_json::Value;
 use tracing::Instrument;
 
 use super::batch::BatchCache;
 use super::{AgentChoice, Dispatcher, retry_due};
-use crate::agent::{LocalAgent, LocalCommand};
+use crate::agent::LocalAgent;
 use crate::catalog::Catalog;
-use crate::model::{Connection, ConnectionType, Dispatch, DispatchError, Subscription, Timestamp};
+use crate::model::{Connection, Dispatch, DispatchError, Subscription, Timestamp};
 use crate::routing::{CompiledMapping, ParameterMapping, render};
 use crate::store::{FinishOutcome, TerminalStatus};
 
@@ -248,19 +246,7 @@ async fn execute_for(
         params: Value::Object(rendered).to_string(),
         connection: Some(connection.guest_info()),
     };
-    let capabilities = Capabilities {
-        agent,
-        config: d
-            .config
-            .get(org)
-            .cloned()
-            .unwrap_or_else(|| Capabilities::default().config),
-        egress: d
-            .egress
-            .get(org)
-            .cloned()
-            .unwrap_or_else(|| Capabilities::default().egress),
-    };
+    let capabilities = d.capabilities.for_org(org, Some(agent));
     let request = RunRequest {
         invocation,
         limits: d.limits.clone(),
@@ -291,16 +277,7 @@ fn agent_for(d: &Dispatcher, connection: &Connection) -> Result<Arc<dyn Agent>, 
             }
             Ok(Arc::clone(agent))
         }
-        AgentChoice::Local(limits) => {
-            let name = connection.name.clone();
-            let command = (connection.kind == ConnectionType::Custom).then(|| LocalCommand {
-                argv: connection.command.clone(),
-                env: connection.secrets.0.clone(),
-            });
-            Ok(Arc::new(LocalAgent::new(*limits, move |info| {
-                (info.name == name).then(|| command.clone()).flatten()
-            })))
-        }
+        AgentChoice::Local(limits) => Ok(Arc::new(LocalAgent::for_connection(*limits, connection))),
     }
 }
 

@@ -6,14 +6,10 @@
 //! hooks are off for the org or the commit has no such hook, in nothing at all), and the
 //! whole of it is spawned off the caller's task.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runbox_host_api::{
-    Capabilities, ConfigSource, ConnectionInfo, EgressPolicy, HookKind, Invocation, Limits,
-    RunRequest, Trigger,
-};
+use runbox_host_api::{ConnectionInfo, HookKind, Invocation, Limits, RunRequest, Trigger};
 use tracing::Instrument;
 
 use super::journal::{HookJournal, OpenSession};
@@ -22,6 +18,7 @@ use super::result::{HookRun, RunContext};
 use super::session::SessionInfo;
 use crate::engine::Engine;
 use crate::model::{ConnectionType, Timestamp};
+use crate::org_capabilities::OrgCapabilities;
 use crate::repo::Repositories;
 use crate::store::Store;
 
@@ -61,8 +58,7 @@ pub(crate) struct HookRunner {
     pub(crate) engine: Engine,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) limits: Limits,
-    pub(crate) config: HashMap<String, Arc<dyn ConfigSource>>,
-    pub(crate) egress: HashMap<String, Arc<EgressPolicy>>,
+    pub(crate) capabilities: OrgCapabilities,
     /// Where hook tasks are spawned (captured at build, so firing a hook from a thread
     /// outside the runtime still works).
     pub(crate) handle: tokio::runtime::Handle,
@@ -247,13 +243,8 @@ impl HookRunner {
             params: "{}".into(),
             connection,
         };
-        let defaults = Capabilities::default();
-        let capabilities = Capabilities {
-            // Hooks observe sessions; they do not exec on connections.
-            agent: defaults.agent,
-            config: self.config.get(org).cloned().unwrap_or(defaults.config),
-            egress: self.egress.get(org).cloned().unwrap_or(defaults.egress),
-        };
+        // Hooks observe sessions; they do not exec on connections.
+        let capabilities = self.capabilities.for_org(org, None);
         // The bound counts from the firing: loading the snapshot and waiting for an
         // instance slot come out of it.
         let left = self
