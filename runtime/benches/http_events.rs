@@ -22,24 +22,23 @@
 //! so polling does not scan dispatches. Every wait is bounded; a bound that is hit is said.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+mod routing_world;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use git2::{Repository, Signature};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use routing_world::*;
 use runbox::api::{ApiState, router};
 use runbox::dispatch::WorkerSettings;
-use runbox::model::{
-    AccessMode, ConnectionSpec, ConnectionType, Secrets, SubscriptionSpec, SubscriptionStatus,
-};
-use runbox::{EngineSettings, RepoConfig, Role, Runtime};
+use runbox::{Role, Runtime};
 use tokio::net::{TcpListener, TcpStream};
 
 /// See the `mimalloc` feature in `runtime/Cargo.toml` for why.
@@ -47,10 +46,6 @@ use tokio::net::{TcpListener, TcpStream};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const ORG: &str = "acme";
-const EVENT: &str = "alert.sensitive_data_detected";
-const RUNBOOK: &str = "noop.runbook.wasm";
-const CONNECTION: &str = "bash-ops";
 /// Subscriptions per event (fan-out): `RUNBOX_BENCH_SUBSCRIPTIONS`, default 10 (as the
 /// routing benchmark). With 1 the figure is the HTTP ingestion path itself.
 fn subscriptions() -> usize {
@@ -98,89 +93,6 @@ fn load_average() -> String {
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// A temp dir with a bare git repository holding the noop runbook, and a data dir.
-struct World {
-    tmp: tempfile::TempDir,
-}
-
-impl World {
-    fn new() -> World {
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = Repository::init_bare(tmp.path().join("source.git")).unwrap();
-        let wasm = std::fs::read(runbox_fixtures::fixtures::NOOP).unwrap();
-        let blob = repo.blob(&wasm).unwrap();
-        let mut tree = repo.treebuilder(None).unwrap();
-        tree.insert(RUNBOOK, blob, 0o100644).unwrap();
-        let tree = repo.find_tree(tree.write().unwrap()).unwrap();
-        let sig = Signature::now("Alex Morgan", "alex.morgan@acme.com").unwrap();
-        let id = repo
-            .commit(None, &sig, &sig, "runbooks", &tree, &[])
-            .unwrap();
-        repo.reference("refs/heads/main", id, true, "bench")
-            .unwrap();
-        repo.set_head("refs/heads/main").unwrap();
-        World { tmp }
-    }
-
-    fn repo_url(&self) -> String {
-        format!("file://{}", self.tmp.path().join("source.git").display())
-    }
-
-    /// A runtime with routing on, the connection and 10 active subscriptions.
-    async fn runtime(&self) -> (Arc<Runtime>, Vec<String>) {
-        let rt = Runtime::builder()
-            .data_dir(self.tmp.path().join("data"))
-            .repository(ORG, RepoConfig::new(self.repo_url()))
-            .engine_settings(EngineSettings {
-                max_instances: 8,
-                ..EngineSettings::default()
-            })
-            .worker_settings(WorkerSettings {
-                workers: WORKERS,
-                ..WorkerSettings::default()
-            })
-            .build()
-            .await
-            .expect("runtime builds");
-        rt.set_event_routing(ORG, true, "admin").await.unwrap();
-        rt.create_connection(ORG, connection_spec(), "admin")
-            .await
-            .unwrap();
-        let mut subs = Vec::new();
-        for i in 0..subscriptions() {
-            let spec = SubscriptionSpec {
-                name: format!("noop-{i}"),
-                description: "bench".into(),
-                event_types: vec![EVENT.to_string()],
-                runbook_repository: self.repo_url(),
-                runbook_file: RUNBOOK.to_string(),
-                connection_name: CONNECTION.to_string(),
-                parameter_mapping: BTreeMap::new(),
-                status: SubscriptionStatus::Active,
-                retry_policy: None,
-            };
-            subs.push(rt.create_subscription(ORG, spec, "admin").await.unwrap().id);
-        }
-        (Arc::new(rt), subs)
-    }
-}
-
-fn connection_spec() -> ConnectionSpec {
-    ConnectionSpec {
-        name: CONNECTION.to_string(),
-        kind: ConnectionType::Custom,
-        subtype: String::new(),
-        tags: vec![],
-        agent_id: Some("agent-1".into()),
-        access_mode_exec: AccessMode::Enabled,
-        access_mode_connect: AccessMode::Disabled,
-        access_mode_runbooks: AccessMode::Enabled,
-        plugins: vec!["runbooks".into()],
-        secrets: Secrets::default(),
-        command: vec!["bash".into()],
-    }
 }
 
 /// The admin API served on `127.0.0.1:0` until `stop` fires.
@@ -263,12 +175,6 @@ impl Outcome {
     fn error_count(&self) -> usize {
         self.errors.values().sum()
     }
-}
-
-fn payload(n: usize) -> serde_json::Value {
-    serde_json::json!({"session_id": format!("ses_{n:08}"), "user": "alex.morgan@acme.com",
-        "connection": "conn-prod-pg", "types_detected": ["EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER"],
-        "total_detections": 12, "occurred_at": "2026-05-04T14:30:00Z"})
 }
 
 /// Runs `plan` against `addr` on a thread and tokio runtime of its own, so the load
@@ -427,44 +333,6 @@ async fn post(
     Ok((status, json))
 }
 
-/// Delivered and failed dispatches over all subscriptions (hourly counters: cheap).
-async fn finished(rt: &Runtime, subs: &[String]) -> (u64, u64) {
-    let (mut delivered, mut failed) = (0, 0);
-    for id in subs {
-        let stats = rt.get_subscription(ORG, id).await.unwrap().stats;
-        delivered += stats.delivered_count_7d;
-        failed += stats.failed_count_7d;
-    }
-    (delivered, failed)
-}
-
-/// Polls until `target` dispatches finished or `bound` passed; returns the last counts.
-async fn wait_finished(rt: &Runtime, subs: &[String], target: u64, bound: Duration) -> (u64, u64) {
-    let start = Instant::now();
-    loop {
-        let (d, f) = finished(rt, subs).await;
-        if d + f >= target || start.elapsed() > bound {
-            return (d, f);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// p50, p99 and max of `latencies`, in ms (zeros when there are none).
-fn percentiles(mut latencies: Vec<Duration>) -> (f64, f64, f64) {
-    if latencies.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    latencies.sort();
-    let n = latencies.len();
-    let pct = |p: f64| ms(latencies[((n as f64 * p) as usize).min(n - 1)]);
-    (pct(0.50), pct(0.99), ms(latencies[n - 1]))
-}
-
 /// A fresh world, runtime and server, an admin token, and one warm-up event over HTTP
 /// (fetches the repository, compiles the component, opens a connection's worth of state).
 struct Run {
@@ -480,7 +348,12 @@ struct Run {
 impl Run {
     async fn start() -> Run {
         let world = World::new();
-        let (rt, subs) = world.runtime().await;
+        let workers = WorkerSettings {
+            workers: WORKERS,
+            ..WorkerSettings::default()
+        };
+        let (rt, subs) = world.runtime(workers, subscriptions()).await;
+        let rt = Arc::new(rt);
         let token = rt
             .create_token(ORG, Role::Admin, "http_events bench", "bench")
             .await
