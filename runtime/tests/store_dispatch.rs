@@ -269,6 +269,69 @@ async fn recovery_fails_interrupted_or_retries_by_policy_after_reopen() {
     assert_eq!(again[0].attempt, 2);
 }
 
+/// A claim writes no row: the claimed dispatch reads as `processing` (attempt, start, lease)
+/// from the claim, and a run requeued while its batch's claim entry still stands is not
+/// taken for an interrupted one after a crash.
+#[tokio::test]
+async fn claimed_rows_read_as_processing_and_recovery_spares_requeued_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (requeued_id, running_id, due) = {
+        let store = open(&dir);
+        let (on, _) = setup(&store).await;
+        let spec = subscription("second", "on");
+        let second = store.create_subscription(ORG, spec, "admin").await.unwrap();
+        store
+            .publish(ORG, event(None), &[on, second.id])
+            .await
+            .unwrap();
+        let claimed = store.claim_due(later(), 10, LEASE, &all).await.unwrap();
+        assert_eq!(claimed.len(), 2, "one claim entry for both");
+        for d in &claimed {
+            let seen = store.get_dispatch(ORG, &d.id).await.unwrap().dispatch;
+            assert_eq!(seen.status, DispatchStatus::Processing);
+            assert_eq!(seen.attempt, 1);
+            assert!(seen.dispatched_at.is_some() && seen.lease_until.is_some());
+        }
+        let due = Timestamp::now().saturating_add(Duration::from_secs(30));
+        let error = DispatchError::new("agent_offline", "gone", true);
+        store
+            .requeue(ORG, &claimed[0].id, due, error)
+            .await
+            .unwrap();
+        let back = store
+            .get_dispatch(ORG, &claimed[0].id)
+            .await
+            .unwrap()
+            .dispatch;
+        assert_eq!((back.status, back.attempt), (DispatchStatus::Pending, 1));
+        (claimed[0].id.clone(), claimed[1].id.clone(), due)
+        // Dropped with the other run still going: as if the process had died.
+    };
+    let store = open(&dir);
+    let now = Timestamp::now();
+    let recovered = store
+        .recover_processing(now, &|_, _| Recovery::Fail(DispatchError::interrupted()))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = recovered.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, [running_id.as_str()]);
+    assert_eq!(recovered[0].attempt, 1);
+    let failed = store.get_dispatch(ORG, &running_id).await.unwrap().dispatch;
+    assert_eq!(failed.status, DispatchStatus::Failed);
+    assert_eq!(failed.last_error.unwrap().code, "interrupted");
+    let requeued = store
+        .get_dispatch(ORG, &requeued_id)
+        .await
+        .unwrap()
+        .dispatch;
+    assert_eq!(
+        (requeued.status, requeued.attempt),
+        (DispatchStatus::Pending, 1)
+    );
+    let again = store.claim_due(due, 10, LEASE, &all).await.unwrap();
+    assert_eq!((again.len(), again[0].attempt), (1, 2));
+}
+
 #[tokio::test]
 async fn replay_only_terminal_dispatches_with_hoops_message() {
     let dir = tempfile::tempdir().unwrap();

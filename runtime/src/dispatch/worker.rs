@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use runbox_host_api::{Agent, ErrorCode, Invocation, RunOutcome, RunRequest, Trigger, cap_text};
 use serde_json::Value;
+use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::batch::BatchCache;
@@ -22,13 +23,23 @@ use crate::store::{FinishOutcome, TerminalStatus};
 /// Bytes of a run's output kept with the dispatch.
 pub const OUTPUT_EXCERPT_BYTES: usize = 4096;
 
-/// The worker loop; returns once the dispatcher is stopped.
+/// Claimed batches one worker has running at once. Why two: a batch's last act is waiting
+/// for the flush that makes its ends durable; meanwhile the worker already claims the next
+/// batch, whose own durable claim then shares that flush instead of waiting for another.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The worker loop; returns once the dispatcher is stopped and its claimed batches ended.
 pub(crate) async fn run(d: Arc<Dispatcher>, n: usize) {
     let mut stop = d.stop.subscribe();
+    let mut running: JoinSet<()> = JoinSet::new();
     tracing::debug!(worker = n, "dispatch worker started");
     loop {
         if *stop.borrow_and_update() {
             break;
+        }
+        if running.len() >= BATCHES_IN_FLIGHT {
+            joined(n, running.join_next().await);
+            continue;
         }
         // Registered before claiming, so a wake-up between the claim and the wait is kept.
         let notified = d.wake.notified();
@@ -49,16 +60,7 @@ pub(crate) async fn run(d: Arc<Dispatcher>, n: usize) {
             Ok(batch) if !batch.is_empty() => {
                 // Claimed dispatches are run even when a stop comes meanwhile: shutdown
                 // lets them finish within its deadline, then interrupts them.
-                // The batch runs concurrently (bounded by the engine's instance slots) so
-                // its finishes share group-commit flushes instead of paying one each; every
-                // dispatch is still recorded durably on its own.
-                let cache = BatchCache::default();
-                futures::future::join_all(
-                    batch
-                        .into_iter()
-                        .map(|dispatch| process(&d, &cache, dispatch)),
-                )
-                .await;
+                running.spawn(run_batch(Arc::clone(&d), batch).in_current_span());
                 continue;
             }
             Ok(_) => {}
@@ -68,9 +70,34 @@ pub(crate) async fn run(d: Arc<Dispatcher>, n: usize) {
             () = &mut notified => {}
             () = tokio::time::sleep(settings.idle_poll) => {}
             _ = stop.changed() => {}
+            ended = running.join_next(), if !running.is_empty() => joined(n, ended),
         }
     }
+    while let Some(ended) = running.join_next().await {
+        joined(n, Some(ended));
+    }
     tracing::debug!(worker = n, "dispatch worker stopped");
+}
+
+/// Runs a claimed batch concurrently (bounded by the engine's instance slots), so its
+/// finishes share group-commit flushes instead of paying one each; every dispatch is
+/// still recorded durably on its own.
+async fn run_batch(d: Arc<Dispatcher>, batch: Vec<Dispatch>) {
+    let cache = BatchCache::default();
+    futures::future::join_all(
+        batch
+            .into_iter()
+            .map(|dispatch| process(&d, &cache, dispatch)),
+    )
+    .await;
+}
+
+/// Logs a batch task that did not end normally (a panic: its dispatches stay `processing`
+/// until recovery).
+fn joined(n: usize, ended: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(e)) = ended {
+        tracing::error!(worker = n, error = %e, "a dispatch batch ended abnormally");
+    }
 }
 
 /// Runs one claimed dispatch and records its end.

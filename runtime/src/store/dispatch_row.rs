@@ -161,8 +161,18 @@ impl Tx<'_> {
 }
 
 impl SledStore {
-    /// The dispatch row under `key`, outside a transaction.
+    /// The dispatch under `key`, outside a transaction, as it stands: a row a running claim
+    /// holds reads as `processing` (see `claim_book.rs`).
     pub(crate) fn read_dispatch(&self, key: &[u8]) -> Result<Option<Dispatch>, StoreError> {
+        let mut row = self.read_dispatch_raw(key)?;
+        if let Some(d) = row.as_mut() {
+            self.claim_book().overlay(d);
+        }
+        Ok(row)
+    }
+
+    /// The stored row under `key` as written (recovery, which reads claim entries itself).
+    pub(crate) fn read_dispatch_raw(&self, key: &[u8]) -> Result<Option<Dispatch>, StoreError> {
         match self.tree(t::DISPATCHES).get(key)? {
             None => Ok(None),
             Some(bytes) => decode_dispatch(&bytes).map(Some),

@@ -6,6 +6,7 @@
 //! commit shared with concurrent writers), so an acknowledged publish or transition is never
 //! lost when the process is killed.
 
+mod claim_book;
 mod dispatch_row;
 mod group_commit;
 mod keys;

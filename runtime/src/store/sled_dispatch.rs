@@ -174,8 +174,12 @@ impl SledStore {
     pub(crate) fn replay_now(&self, org: &str, id: &str, actor: &str) -> StoreResult<Dispatch> {
         let now = Timestamp::now();
         let new_id_ = new_id(IdKind::Dispatch);
+        // Held across the transaction (the order claims and ends use too): a claimed row
+        // still says `pending`, the book says it is running.
+        let book = self.claim_book();
         self.tx_on(PUBLISH_TREES, |tx| {
-            let original = load_dispatch(tx, org, id)?;
+            let mut original = load_dispatch(tx, org, id)?;
+            book.overlay(&mut original);
             if !original.status.is_terminal() {
                 return abort(StoreError::ReplayRefused {
                     status: original.status.as_str(),

@@ -14,9 +14,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
+use super::claim_book::{ClaimBook, Claimed};
 use super::sled_audit::Transition;
 use super::sled_dispatch::{DISPATCH, dispatch_key, requeue_in};
-use super::sled_queue::{ClaimBook, END_TREES, HourlyCounts, WORKER};
+use super::sled_queue::{END_TREES, HourlyCounts, WORKER};
 use super::sled_store::{SledStore, Tx, TxResult, t};
 use super::{FinishOutcome, StoreResult, TerminalStatus};
 use crate::error::StoreError;
@@ -130,12 +131,13 @@ impl SledStore {
             // Claims ended by this batch, with how many of their runs it ends.
             let mut ending: BTreeMap<u64, usize> = BTreeMap::new();
             for q in batch {
-                let result = end_one(tx, q, &mut counts)?;
+                let claim = book.get(&q.org, &q.id);
+                let result = end_one(tx, q, claim, &mut counts)?;
                 if let Ok((_, transition)) = &result {
                     audit.entry(&q.org).or_default().push(transition.clone());
                 }
-                if let Some(seq) = book.peek(&q.org, &q.id) {
-                    *ending.entry(seq).or_default() += 1;
+                if let Some(claim) = claim {
+                    *ending.entry(claim.seq).or_default() += 1;
                 }
                 results.push(result.map(|(d, _)| d));
             }
@@ -183,6 +185,7 @@ impl Drop for Leader<'_> {
 fn end_one(
     tx: &Tx<'_>,
     q: &Queued,
+    claim: Option<Claimed>,
     counts: &mut HourlyCounts,
 ) -> TxResult<StoreResult<(Dispatch, Transition)>> {
     let key = dispatch_key(&q.org, &q.id);
@@ -193,6 +196,11 @@ fn end_one(
         }));
     };
     let to = q.end.target();
+    // Only a run this process claimed can end: the row says `pending` until then.
+    match claim {
+        Some(claim) if claim.holds(&d) => claim.apply(&mut d),
+        _ => {}
+    }
     if d.status != DispatchStatus::Processing {
         return Ok(Err(StoreError::InvalidTransition {
             id: d.id.clone(),

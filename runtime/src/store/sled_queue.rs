@@ -3,17 +3,17 @@
 //!
 //! Layout (see `t::DUE` and `t::CLAIMS`): a publish adds *one* due entry for its whole
 //! fan-out instead of one per dispatch, and a claimed batch is remembered by *one* claim
-//! entry instead of one processing-index entry per dispatch. sled's cost is per key, so
-//! this keeps a claim at about one write per dispatch (its row).
-//!
-//! The store also keeps an in-memory [`ClaimBook`]: how many dispatches of each claim are
-//! still running. When the last one ends (finish, requeue), the claim entry is removed in
-//! that same transaction. The book is only a cache of the claim entries: after a crash it
-//! is empty and [`SledStore::recover_processing_now`] reads the entries themselves.
+//! entry instead of one processing-index entry per dispatch. sled's cost is per key, so a
+//! claim of a batch writes a handful of keys whatever its size:
+//! a claim writes no dispatch row: the claim entry and the in-memory `ClaimBook` say what
+//! it changed (see `claim_book.rs`). When the last dispatch of a claim ends (finish,
+//! requeue), the claim entry is removed in that same transaction; after a crash
+//! [`SledStore::recover_processing_now`] reads the entries left.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
+use super::claim_book::{ClaimEntry, Claimed, decode_claim_entry};
 use super::keys::{Key, KeyReader};
 use super::sled_audit::Transition;
 use super::sled_dispatch::{dispatch_key, requeue_in};
@@ -50,47 +50,6 @@ pub(crate) fn put_due(
     ids: &[&str],
 ) -> TxResult<()> {
     tx.put(t::DUE, due_key(due_at, org, group), &ids)
-}
-
-/// Claims still running, by claim entry.
-#[derive(Debug, Default)]
-pub(crate) struct ClaimBook {
-    /// Claim seq -> dispatches of it not ended yet.
-    running: HashMap<u64, usize>,
-    /// (org, dispatch id) -> its claim seq.
-    claim_of: HashMap<(String, String), u64>,
-}
-
-impl ClaimBook {
-    /// The claim of a running dispatch and what would remain of it without this one.
-    pub(crate) fn peek(&self, org: &str, id: &str) -> Option<u64> {
-        self.claim_of
-            .get(&(org.to_string(), id.to_string()))
-            .copied()
-    }
-
-    pub(crate) fn running(&self, seq: u64) -> usize {
-        self.running.get(&seq).copied().unwrap_or(0)
-    }
-
-    /// Forgets a dispatch that ended (in a committed transaction).
-    pub(crate) fn ended(&mut self, org: &str, id: &str) {
-        if let Some(seq) = self.claim_of.remove(&(org.to_string(), id.to_string()))
-            && let Some(n) = self.running.get_mut(&seq)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.running.remove(&seq);
-            }
-        }
-    }
-
-    fn claimed(&mut self, seq: u64, dispatches: &[Dispatch]) {
-        self.running.insert(seq, dispatches.len());
-        for d in dispatches {
-            self.claim_of.insert((d.org.clone(), d.id.clone()), seq);
-        }
-    }
 }
 
 /// What the scan outside the transaction decided about one due entry.
@@ -147,11 +106,14 @@ impl SledStore {
                     if d.status != DispatchStatus::Pending {
                         continue;
                     }
-                    d.status = DispatchStatus::Processing;
-                    d.attempt += 1;
-                    d.dispatched_at = Some(now);
-                    d.lease_until = Some(lease_until);
-                    tx.put_dispatch(key, &d)?;
+                    // The row is not written: the claim entry below carries the attempt.
+                    let claim = Claimed {
+                        seq,
+                        attempt: d.attempt + 1,
+                        dispatched_at: now,
+                        lease_until,
+                    };
+                    claim.apply(&mut d);
                     audit.entry(&pick.org).or_default().push(Transition {
                         object_id: d.id.clone(),
                         from: Some("pending".into()),
@@ -167,11 +129,15 @@ impl SledStore {
                 }
             }
             if !claimed.is_empty() {
-                let members: Vec<(&str, &str)> = claimed
-                    .iter()
-                    .map(|d| (d.org.as_str(), d.id.as_str()))
-                    .collect();
-                tx.put(t::CLAIMS, seq.to_be_bytes().to_vec(), &members)?;
+                let entry = ClaimEntry {
+                    dispatched_at: now.as_millis(),
+                    lease_until: lease_until.as_millis(),
+                    members: claimed
+                        .iter()
+                        .map(|d| (d.org.clone(), d.id.clone(), d.attempt))
+                        .collect(),
+                };
+                tx.put(t::CLAIMS, seq.to_be_bytes().to_vec(), &entry)?;
             }
             for (org, transitions) in audit {
                 tx.audit_many(org, now, WORKER, ObjectKind::Dispatch, transitions)?;
@@ -292,26 +258,32 @@ impl SledStore {
         let mut out = Vec::new();
         for entry in self.tree(t::CLAIMS).iter() {
             let (claim_key, value) = entry?;
-            let members: Vec<(String, String)> = decode(&value, "claim entry")?;
+            let seq = claim_key
+                .as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or_default();
+            let members = decode_claim_entry(seq, &value)?;
             let mut decided = Vec::new();
-            for (org, id) in &members {
-                let row = self.read_dispatch(&dispatch_key(org, id))?;
-                let Some(d) = row.filter(|d| d.status == DispatchStatus::Processing) else {
+            for member in &members {
+                let row = self.read_dispatch_raw(&dispatch_key(&member.org, &member.id))?;
+                let Some(d) = row.and_then(|row| member.still_running(row)) else {
                     continue;
                 };
-                let sub = self.subscription_now(org, &d.subscription_id).ok();
-                decided.push((org.clone(), id.clone(), policy(&d, sub.as_ref())));
+                let sub = self.subscription_now(&member.org, &d.subscription_id).ok();
+                decided.push((member, policy(&d, sub.as_ref())));
             }
             let moved = self.tx_on(END_TREES, |tx| {
                 let mut moved = Vec::new();
-                for (org, id, decision) in &decided {
+                for (member, decision) in &decided {
+                    let (org, id) = (member.org.as_str(), member.id.as_str());
                     let key = dispatch_key(org, id);
-                    let Some(mut d) = tx.get_dispatch(&key)? else {
+                    let Some(row) = tx.get_dispatch(&key)? else {
                         continue;
                     };
-                    if d.status != DispatchStatus::Processing {
+                    let Some(mut d) = member.still_running(row) else {
                         continue;
-                    }
+                    };
                     match decision {
                         Recovery::Fail(error) => {
                             d.status = DispatchStatus::Failed;

@@ -19,9 +19,9 @@ use sled::transaction::{
     TransactionalTree,
 };
 
+use super::claim_book::ClaimBook;
 use super::group_commit::GroupCommit;
 use super::sled_end::{End, EndQueue};
-use super::sled_queue::ClaimBook;
 use super::{
     ClaimFilter, DispatchDetail, FinishOutcome, Page, PublishOutcome, RecoveryPolicy, Store,
     StoreResult, SubscriptionStats,
