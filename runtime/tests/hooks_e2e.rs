@@ -335,6 +335,26 @@ async fn a_plain_command_hook_reads_the_payload_from_its_environment() {
     assert_eq!(rt.hook_runs(ORG, SID).unwrap().len(), 1);
 }
 
+/// A runbook-world (SDK) hook gets hoop's payload in `HOOP_RUNBOOK_HOOK_PAYLOAD` too, the
+/// same bytes as its typed invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sdk_hook_sees_the_payload_in_its_environment_and_its_invocation() {
+    let sdk = fixture(runbox_fixtures::fixtures::SDK_HOOK_ENV);
+    let (world, _) = HookWorld::new(&[(OPEN_HOOK, &sdk)]);
+    let rt = world
+        .runtime(
+            siem_config("http://127.0.0.1:9/x"),
+            loopback_egress(9),
+            Limits::default(),
+            Duration::from_secs(15),
+        )
+        .await;
+    let run = rt.session_opened(ORG, session(SID)).wait().await.unwrap();
+    assert_eq!(run.error, None, "{run:#?}");
+    let expected = expected_open(SID, "");
+    assert_eq!(run.output, format!("{expected}\n{expected}"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_org_without_a_hook_repository_runs_and_records_nothing() {
     let (world, _) = HookWorld::siem();
