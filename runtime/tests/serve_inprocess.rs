@@ -410,6 +410,51 @@ async fn configurations_crud_secrets_and_refresh_after_a_new_commit() {
     let gone = http(addr, "DELETE", &path, Some(tok.as_str()), None).await;
     assert_eq!(gone.status, 204);
     assert_eq!(get(addr, &tok, &path).await.status, 404);
+    // Every write is in the org's audit record, by token, without secret values.
+    let audit = get(addr, &tok, "/audit?limit=1000").await;
+    assert_eq!(audit.status, 200, "{audit:?}");
+    assert!(
+        !audit.raw.contains("pa55-w0rd-x") && !audit.raw.contains("t0ken-in-url"),
+        "{}",
+        audit.raw
+    );
+    let changes: Vec<(Value, Value)> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["object_kind"] == "repository" && r["object_id"] == https_id.as_str())
+        .inspect(|r| assert!(r["actor"].as_str().unwrap().starts_with("token:"), "{r}"))
+        .map(|r| (r["from"].clone(), r["to"].clone()))
+        .collect();
+    let key = json!(https_key);
+    assert_eq!(
+        changes,
+        [
+            (Value::Null, key.clone()),
+            (key.clone(), key.clone()),
+            (key.clone(), key.clone()),
+            (key.clone(), Value::Null),
+        ]
+    );
+    let first_update = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["object_id"] == https_id.as_str() && r["from"] == key)
+        .unwrap()["detail"]
+        .clone();
+    assert!(
+        first_update
+            .as_str()
+            .unwrap()
+            .contains("branch release, secrets set: git_password"),
+        "{first_update}"
+    );
+    let elsewhere = get(addr, &other, "/audit").await;
+    assert!(!elsewhere.raw.contains(&https_id), "{}", elsewhere.raw);
+    let bad = get(addr, &tok, "/audit?limit=0").await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert!(bad.body["message"].as_str().unwrap().contains("limit"));
     assert_eq!(
         http(
             addr,

@@ -10,10 +10,11 @@
 //! every write is audited with the token's identity (`token:<id>`).
 //!
 //! Resources: [`catalog`], [`subscriptions`], [`dispatches`], [`mapping`], [`events`],
-//! [`connections`], [`agents`], [`feature_flags`], [`tokens`]. [`openapi`] serves the
+//! [`connections`], [`agents`], [`feature_flags`], [`tokens`], [`audit`]. [`openapi`] serves the
 //! OpenAPI document generated from the handlers (`GET /openapi.json`, no token).
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod connections;
@@ -93,6 +94,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(agents::router())
         .merge(feature_flags::router())
         .merge(tokens::router())
+        .merge(audit::router())
         .merge(sessions::router())
         .merge(hooks::router())
         .merge(health::router())

@@ -21,7 +21,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use super::ApiState;
 use super::error::ErrorBody;
 use super::{
-    agents, catalog, connections, dispatches, events, feature_flags, health, hooks, mapping,
+    agents, audit, catalog, connections, dispatches, events, feature_flags, health, hooks, mapping,
     metrics, runbook_configs, runbooks, sessions, subscriptions, tokens,
 };
 
@@ -65,6 +65,7 @@ pub const BEARER_SCHEME: &str = "bearer_token";
         tokens::list,
         tokens::create,
         tokens::revoke,
+        audit::list,
         sessions::open,
         sessions::close,
         hooks::runs,
@@ -95,6 +96,7 @@ pub const BEARER_SCHEME: &str = "bearer_token";
         (name = "agents", description = "Agent status reported by the gateway"),
         (name = "feature-flags", description = "Per-org feature flags"),
         (name = "tokens", description = "The org's API tokens"),
+        (name = "audit", description = "The org's append-only audit record"),
         (name = "sessions", description = "Session hooks fired by the gateway"),
         (name = "hooks", description = "Session hook runs and settings"),
         (name = "runbooks", description = "Runbooks of the org's repositories, and manual runs"),

@@ -15,6 +15,8 @@ use axum::routing::{get, post};
 
 use super::error::{ApiError, ApiResult, ErrorBody, Json, Path};
 use super::{Admin, ApiState, Reader};
+use crate::auth::Caller;
+use crate::model::{NewAuditRecord, ObjectKind};
 use crate::repo::{RefreshReport, RepoConfig};
 use crate::server::repo_configs::{RepoConfigError, RepoConfigView};
 
@@ -205,6 +207,16 @@ pub async fn create(
     let org = caller.org.as_str();
     let view = state.serve.repo_configs.create(org, body)?;
     tracing::info!(org, actor = %caller.actor(), id = %view.id, repository = %view.repository, "repository configuration created");
+    let detail = settings_detail(&view);
+    audit(
+        &state,
+        &caller,
+        &view.id,
+        None,
+        Some(view.repository.as_str()),
+        detail,
+    )
+    .await;
     warm_up(&state, org, view.repository.as_str());
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -256,8 +268,12 @@ pub async fn update(
     Json(body): Json<RepoConfig>,
 ) -> ApiResult<Json<RepoConfigView>> {
     let org = caller.org.as_str();
+    let before = state.serve.repo_configs.get(org, &id)?;
     let view = state.serve.repo_configs.update(org, &id, body)?;
     tracing::info!(org, actor = %caller.actor(), id = %view.id, repository = %view.repository, "repository configuration updated");
+    let detail = settings_detail(&view);
+    let (from, to) = (before.repository.as_str(), view.repository.as_str());
+    audit(&state, &caller, &view.id, Some(from), Some(to), detail).await;
     warm_up(&state, org, view.repository.as_str());
     Ok(Json(view))
 }
@@ -284,8 +300,18 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let org = caller.org.as_str();
+    let before = state.serve.repo_configs.get(org, &id)?;
     state.serve.repo_configs.delete(org, &id)?;
     tracing::info!(org, actor = %caller.actor(), id, "repository configuration deleted");
+    audit(
+        &state,
+        &caller,
+        &id,
+        Some(before.repository.as_str()),
+        None,
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -339,6 +365,50 @@ fn warm_up(state: &ApiState, org: &str, repository: &str) {
             tracing::warn!(org, repository, error = %e, "repository fetch failed");
         }
     });
+}
+
+/// What an audit record says about a configuration's settings: the URL (credentials
+/// masked), the branch, and the *names* of the secrets set, never their values.
+fn settings_detail(view: &RepoConfigView) -> Option<String> {
+    let branch = view.branch.as_deref().unwrap_or("default");
+    let secrets = if view.secrets_set.is_empty() {
+        "none".to_string()
+    } else {
+        view.secrets_set.join(", ")
+    };
+    Some(format!(
+        "git_url {}, branch {branch}, secrets set: {secrets}",
+        view.git_url
+    ))
+}
+
+/// Appends the audit record of a configuration write (object `repository`). The change is
+/// already persisted (`repositories.json`, outside the store), so a failure to audit it is
+/// logged, not answered: the caller must not retry a change that happened.
+async fn audit(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    detail: Option<String>,
+) {
+    let record = NewAuditRecord {
+        actor: caller.actor(),
+        object_kind: ObjectKind::Repository,
+        object_id: id.to_string(),
+        from: from.map(str::to_string),
+        to: to.map(str::to_string),
+        detail,
+    };
+    if let Err(e) = state
+        .runtime
+        .store()
+        .append_audit(&caller.org, record)
+        .await
+    {
+        tracing::error!(org = %caller.org, id, error = %e, "a repository configuration change was made but could not be audited");
+    }
 }
 
 pub fn router() -> Router<ApiState> {

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use super::Metrics;
 use crate::model::{
-    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, Event, NewEvent,
-    Subscription, SubscriptionSpec, SubscriptionStatus, Timestamp,
+    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, Event, NewAuditRecord,
+    NewEvent, Subscription, SubscriptionSpec, SubscriptionStatus, Timestamp,
 };
 use crate::store::{
     ClaimFilter, DispatchDetail, FinishOutcome, Page, PublishOutcome, RecoveryPolicy, Store,
@@ -259,5 +259,8 @@ impl Store for MeteredStore {
         limit: usize,
     ) -> StoreResult<Vec<AuditRecord>> {
         self.inner.audit_log(org, after, limit).await
+    }
+    async fn append_audit(&self, org: &str, record: NewAuditRecord) -> StoreResult<()> {
+        self.inner.append_audit(org, record).await
     }
 }

@@ -11,7 +11,7 @@ mod id;
 mod subscription;
 pub(crate) mod time;
 
-pub use audit::{AuditRecord, ObjectKind};
+pub use audit::{AuditRecord, NewAuditRecord, ObjectKind};
 pub use connection::{AccessMode, Connection, ConnectionSpec, ConnectionType, Secrets};
 pub use dispatch::{Dispatch, DispatchError, DispatchStatus, MAX_ERROR_MESSAGE_CHARS};
 pub use event::{Event, NewEvent};

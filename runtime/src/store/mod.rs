@@ -23,8 +23,8 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::model::{
-    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, NewEvent, Subscription,
-    SubscriptionSpec, SubscriptionStatus, Timestamp,
+    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, NewAuditRecord, NewEvent,
+    Subscription, SubscriptionSpec, SubscriptionStatus, Timestamp,
 };
 
 pub use sled_store::SledStore;
@@ -202,4 +202,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Audit records of the org with `seq > after`, oldest first.
     async fn audit_log(&self, org: &str, after: u64, limit: usize)
     -> StoreResult<Vec<AuditRecord>>;
+
+    /// Appends a record for a change made outside the store (a repository configuration);
+    /// durable when it returns.
+    async fn append_audit(&self, org: &str, record: NewAuditRecord) -> StoreResult<()>;
 }

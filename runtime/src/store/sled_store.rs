@@ -28,8 +28,8 @@ use super::{
 };
 use crate::error::StoreError;
 use crate::model::{
-    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, Event, NewEvent,
-    Subscription, SubscriptionSpec, SubscriptionStatus, Timestamp,
+    AuditRecord, Connection, ConnectionSpec, Dispatch, DispatchError, Event, NewAuditRecord,
+    NewEvent, Subscription, SubscriptionSpec, SubscriptionStatus, Timestamp,
 };
 
 /// Tree indexes into [`Inner::trees`] (and a transaction's view), with their key layout.
@@ -566,5 +566,22 @@ impl Store for SledStore {
         limit: usize,
     ) -> StoreResult<Vec<AuditRecord>> {
         self.audit_log_now(org, after, limit)
+    }
+
+    async fn append_audit(&self, org: &str, record: NewAuditRecord) -> StoreResult<()> {
+        let now = Timestamp::now();
+        self.tx_on(&[t::AUDIT], |tx| {
+            tx.audit(
+                org,
+                now,
+                &record.actor,
+                record.object_kind,
+                &record.object_id,
+                record.from.as_deref(),
+                record.to.as_deref(),
+                record.detail.clone(),
+            )
+        })?;
+        self.durable().await
     }
 }
