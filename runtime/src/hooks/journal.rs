@@ -21,6 +21,14 @@ pub const MAX_RUNS_PER_SESSION: usize = 256;
 /// sled's page cache for the hook journal (small: it is append-mostly).
 const CACHE_BYTES: u64 = 16 << 20;
 
+/// How long a session's open facts are kept waiting for its close. A gateway that never
+/// reports a close (it crashed, the session was killed) must not grow the journal without
+/// bound; a close after this long still runs its hook, with the open facts empty.
+pub const OPEN_SESSION_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Least time between two sweeps of expired open facts.
+const SWEEP_EVERY_MS: u64 = 60_000;
+
 /// Per-org hook settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +45,10 @@ pub(crate) struct OpenSession {
     pub verb: String,
     pub command: Vec<String>,
     pub input_file: String,
+    /// When it was remembered (Unix ms; its key in the time index). 0 in records written
+    /// before the index existed, which are never swept.
+    #[serde(default)]
+    pub opened_at_ms: u64,
 }
 
 /// The hook journal.
@@ -45,7 +57,11 @@ pub struct HookJournal {
     db: sled::Db,
     runs: sled::Tree,
     sessions: sled::Tree,
+    /// (opened ms, session key) -> (): open facts by age, for the sweep.
+    sessions_by_time: sled::Tree,
     settings: sled::Tree,
+    /// When the last sweep ran (Unix ms).
+    last_sweep_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
@@ -65,6 +81,14 @@ fn session_prefix(org: &str, sid: &str) -> Vec<u8> {
     key
 }
 
+/// `opened ms (big-endian) ++ session key`: the time index's key.
+fn time_key(ms: u64, session_key: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + session_key.len());
+    key.extend_from_slice(&ms.to_be_bytes());
+    key.extend_from_slice(session_key);
+    key
+}
+
 impl HookJournal {
     /// Opens (or creates) the journal in `dir`.
     pub fn open(dir: &Path) -> Result<HookJournal, StoreError> {
@@ -75,7 +99,9 @@ impl HookJournal {
         Ok(HookJournal {
             runs: db.open_tree("runs")?,
             sessions: db.open_tree("sessions")?,
+            sessions_by_time: db.open_tree("sessions_by_time")?,
             settings: db.open_tree("settings")?,
+            last_sweep_ms: Default::default(),
             db,
         })
     }
@@ -120,16 +146,86 @@ impl HookJournal {
             .collect()
     }
 
-    /// Remembers a session's open facts (the last open wins).
+    /// Remembers a session's open facts (the last open wins), and now and then forgets
+    /// those older than [`OPEN_SESSION_MAX_AGE`].
     pub(crate) async fn remember_open(
         &self,
         org: &str,
         sid: &str,
         open: &OpenSession,
     ) -> Result<(), StoreError> {
-        let value = serde_json::to_vec(open).map_err(|e| corrupt("open session", e))?;
-        self.sessions.insert(session_prefix(org, sid), value)?;
+        let now_ms = crate::model::Timestamp::now().as_millis();
+        self.remember_open_at(org, sid, open, now_ms)?;
+        if now_ms.saturating_sub(
+            self.last_sweep_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        ) >= SWEEP_EVERY_MS
+        {
+            self.last_sweep_ms
+                .store(now_ms, std::sync::atomic::Ordering::Relaxed);
+            let removed = self.sweep_open(now_ms)?;
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "forgot open sessions never closed within the retention"
+                );
+            }
+        }
         self.flush().await
+    }
+
+    fn remember_open_at(
+        &self,
+        org: &str,
+        sid: &str,
+        open: &OpenSession,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let key = session_prefix(org, sid);
+        let open = OpenSession {
+            opened_at_ms: now_ms,
+            ..open.clone()
+        };
+        let value = serde_json::to_vec(&open).map_err(|e| corrupt("open session", e))?;
+        if let Some(previous) = self.sessions.insert(&key, value)? {
+            self.unindex(&key, &previous)?;
+        }
+        self.sessions_by_time.insert(time_key(now_ms, &key), &[])?;
+        Ok(())
+    }
+
+    /// Drops the time-index entry of a session record that is being replaced or removed.
+    fn unindex(&self, key: &[u8], record: &[u8]) -> Result<(), StoreError> {
+        if let Ok(old) = serde_json::from_slice::<OpenSession>(record)
+            && old.opened_at_ms > 0
+        {
+            self.sessions_by_time
+                .remove(time_key(old.opened_at_ms, key))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets open facts remembered before `now_ms - OPEN_SESSION_MAX_AGE`; returns how
+    /// many.
+    fn sweep_open(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let cutoff = now_ms.saturating_sub(OPEN_SESSION_MAX_AGE.as_millis() as u64);
+        let expired: Vec<sled::IVec> = self
+            .sessions_by_time
+            .range(..cutoff.to_be_bytes())
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for entry in &expired {
+            let (stamp, key) = entry.split_at(8);
+            // Removed only if it is still that open (a later open re-indexed it).
+            if let Some(record) = self.sessions.get(key)?
+                && serde_json::from_slice::<OpenSession>(&record)
+                    .is_ok_and(|o| o.opened_at_ms.to_be_bytes() == stamp)
+            {
+                self.sessions.remove(key)?;
+            }
+            self.sessions_by_time.remove(entry)?;
+        }
+        Ok(expired.len())
     }
 
     /// Takes (and forgets) a session's open facts at close.
@@ -138,9 +234,11 @@ impl HookJournal {
         org: &str,
         sid: &str,
     ) -> Result<Option<OpenSession>, StoreError> {
-        let Some(v) = self.sessions.remove(session_prefix(org, sid))? else {
+        let key = session_prefix(org, sid);
+        let Some(v) = self.sessions.remove(&key)? else {
             return Ok(None);
         };
+        self.unindex(&key, &v)?;
         self.flush().await?;
         serde_json::from_slice(&v)
             .map(Some)
@@ -242,9 +340,46 @@ mod tests {
             verb: "exec".into(),
             command: vec!["psql".into()],
             input_file: String::new(),
+            opened_at_ms: 0,
         };
         j.remember_open("acme", "s", &open).await.unwrap();
-        assert_eq!(j.take_open("acme", "s").await.unwrap(), Some(open));
+        let taken = j.take_open("acme", "s").await.unwrap().unwrap();
+        assert_eq!(
+            (taken.verb.as_str(), taken.command.clone()),
+            ("exec", open.command)
+        );
+        assert!(taken.opened_at_ms > 0);
         assert_eq!(j.take_open("acme", "s").await.unwrap(), None);
+        assert_eq!(
+            j.sessions_by_time.len(),
+            0,
+            "closed sessions leave no index entry"
+        );
+    }
+
+    #[tokio::test]
+    async fn open_facts_never_closed_are_forgotten_after_the_retention() {
+        let tmp = tempfile::tempdir().unwrap();
+        let j = HookJournal::open(tmp.path()).unwrap();
+        let open = OpenSession::default();
+        let day = 24 * 3600 * 1000;
+        let t0 = 1_000 * day;
+        j.remember_open_at("acme", "old", &open, t0).unwrap();
+        j.remember_open_at("acme", "reopened", &open, t0).unwrap();
+        // Re-opened later: its first open no longer counts.
+        j.remember_open_at("acme", "reopened", &open, t0 + 6 * day)
+            .unwrap();
+        j.remember_open_at("acme", "new", &open, t0 + 6 * day)
+            .unwrap();
+        let now = t0 + OPEN_SESSION_MAX_AGE.as_millis() as u64 + 1;
+        assert_eq!(
+            j.sweep_open(now).unwrap(),
+            1,
+            "only the old open: the re-open replaced its first entry"
+        );
+        assert_eq!(j.take_open("acme", "old").await.unwrap(), None);
+        assert!(j.take_open("acme", "reopened").await.unwrap().is_some());
+        assert!(j.take_open("acme", "new").await.unwrap().is_some());
+        assert_eq!(j.sessions_by_time.len(), 0);
     }
 }

@@ -152,6 +152,7 @@ impl HookRunner {
                     verb: info.verb.clone(),
                     command: info.command.clone(),
                     input_file: info.input_file.clone(),
+                    opened_at_ms: 0, // set by the journal
                 };
                 // Remembered even for plain-exec: its close must be skipped too.
                 if let Err(e) = self.journal.remember_open(org, &info.sid, &open).await {
