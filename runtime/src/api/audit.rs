@@ -70,9 +70,7 @@ pub async fn list(
         .audit_log(&caller.org, q.after.unwrap_or(0), limit)
         .await
         .map_err(RoutingServiceError::from)?;
-    let next_after = (items.len() == limit)
-        .then(|| items.last().map(|r| r.seq))
-        .flatten();
+    let next_after = items.last().filter(|_| items.len() == limit).map(|r| r.seq);
     Ok(Json(AuditPage { items, next_after }))
 }
 

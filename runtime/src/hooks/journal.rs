@@ -8,6 +8,9 @@
 //! crash-not-power-loss guarantee as the routing store, see the README).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +27,7 @@ const CACHE_BYTES: u64 = 16 << 20;
 /// How long a session's open facts are kept waiting for its close. A gateway that never
 /// reports a close (it crashed, the session was killed) must not grow the journal without
 /// bound; a close after this long still runs its hook, with the open facts empty.
-pub const OPEN_SESSION_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+pub const OPEN_SESSION_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Least time between two sweeps of expired open facts.
 const SWEEP_EVERY_MS: u64 = 60_000;
@@ -61,7 +64,7 @@ pub struct HookJournal {
     sessions_by_time: sled::Tree,
     settings: sled::Tree,
     /// When the last sweep ran (Unix ms).
-    last_sweep_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    last_sweep_ms: Arc<AtomicU64>,
 }
 
 fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
@@ -156,13 +159,9 @@ impl HookJournal {
     ) -> Result<(), StoreError> {
         let now_ms = crate::model::Timestamp::now().as_millis();
         self.remember_open_at(org, sid, open, now_ms)?;
-        if now_ms.saturating_sub(
-            self.last_sweep_ms
-                .load(std::sync::atomic::Ordering::Relaxed),
-        ) >= SWEEP_EVERY_MS
-        {
-            self.last_sweep_ms
-                .store(now_ms, std::sync::atomic::Ordering::Relaxed);
+        let since = now_ms.saturating_sub(self.last_sweep_ms.load(Ordering::Relaxed));
+        if since >= SWEEP_EVERY_MS {
+            self.last_sweep_ms.store(now_ms, Ordering::Relaxed);
             let removed = self.sweep_open(now_ms)?;
             if removed > 0 {
                 tracing::info!(

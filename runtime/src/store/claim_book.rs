@@ -117,14 +117,15 @@ pub(crate) fn decode_claim_entry(seq: u64, bytes: &[u8]) -> Result<Vec<ClaimMemb
 pub(crate) struct ClaimBook {
     /// Claim seq -> dispatches of it not ended yet.
     running: HashMap<u64, usize>,
-    /// (org, dispatch id) -> its claim.
-    claims: HashMap<(String, String), Claimed>,
+    /// Org -> dispatch id -> its claim (nested so a lookup by `&str` allocates nothing:
+    /// every read of a dispatch row goes through [`ClaimBook::overlay`]).
+    claims: HashMap<String, HashMap<String, Claimed>>,
 }
 
 impl ClaimBook {
     /// The claim of a running dispatch.
     pub(crate) fn get(&self, org: &str, id: &str) -> Option<Claimed> {
-        self.claims.get(&(org.to_string(), id.to_string())).copied()
+        self.claims.get(org)?.get(id).copied()
     }
 
     /// Shows a stored row as its running claim made it (no-op when none holds it).
@@ -146,7 +147,14 @@ impl ClaimBook {
 
     /// Forgets a dispatch that ended (in a committed transaction).
     pub(crate) fn ended(&mut self, org: &str, id: &str) {
-        if let Some(claim) = self.claims.remove(&(org.to_string(), id.to_string()))
+        let Some(of_org) = self.claims.get_mut(org) else {
+            return;
+        };
+        let removed = of_org.remove(id);
+        if of_org.is_empty() {
+            self.claims.remove(org);
+        }
+        if let Some(claim) = removed
             && let Some(n) = self.running.get_mut(&claim.seq)
         {
             *n = n.saturating_sub(1);
@@ -169,7 +177,10 @@ impl ClaimBook {
                 dispatched_at,
                 lease_until,
             };
-            self.claims.insert((d.org.clone(), d.id.clone()), claim);
+            self.claims
+                .entry(d.org.clone())
+                .or_default()
+                .insert(d.id.clone(), claim);
         }
     }
 }

@@ -197,9 +197,8 @@ fn end_one(
     };
     let to = q.end.target();
     // Only a run this process claimed can end: the row says `pending` until then.
-    match claim {
-        Some(claim) if claim.holds(&d) => claim.apply(&mut d),
-        _ => {}
+    if let Some(claim) = claim.filter(|c| c.holds(&d)) {
+        claim.apply(&mut d);
     }
     if d.status != DispatchStatus::Processing {
         return Ok(Err(StoreError::InvalidTransition {
