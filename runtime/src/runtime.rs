@@ -433,7 +433,7 @@ impl Runtime {
             });
         }
         let limit = self.dispatcher.limits.payload_bytes;
-        let size = serde_json::to_vec(&payload).map_or(0, |v| v.len());
+        let size = json_len(&payload);
         if size > limit {
             return Err(RoutingServiceError::PayloadTooLarge { size, limit });
         }
@@ -818,4 +818,37 @@ fn validate_connection(spec: &ConnectionSpec) -> RoutingResult<()> {
         });
     }
     Ok(())
+}
+
+/// Bytes of `value` as compact JSON, counted without building the text (the publish path
+/// checks the size before the store serializes the payload itself).
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_len;
+
+    #[test]
+    fn json_len_is_the_length_of_the_compact_text() {
+        let v = serde_json::json!({"user": "alex@acme.com", "n": [1, 2.5, null], "é": "\n"});
+        assert_eq!(
+            json_len(&v),
+            serde_json::to_vec(&v).unwrap_or_default().len()
+        );
+    }
 }

@@ -16,6 +16,24 @@ use crate::routing::CompiledMapping;
 
 type Shared<T> = Result<Arc<T>, DispatchError>;
 
+/// An event as its dispatches use it: parsed (for the mapping) and as the JSON text the
+/// guest gets, serialized once per batch rather than once per dispatch.
+#[derive(Debug)]
+pub(crate) struct BatchEvent {
+    pub event: Event,
+    pub payload_text: String,
+}
+
+impl From<Event> for BatchEvent {
+    fn from(event: Event) -> Self {
+        let payload_text = event.payload.to_string();
+        BatchEvent {
+            event,
+            payload_text,
+        }
+    }
+}
+
 /// A per-batch memo of one kind of lookup.
 #[derive(Debug)]
 struct Memo<K, V>(Mutex<HashMap<K, Shared<V>>>);
@@ -50,7 +68,7 @@ impl<K: Eq + Hash + Clone, V> Memo<K, V> {
 #[derive(Debug, Default)]
 pub(crate) struct BatchCache {
     subscriptions: Memo<(String, String), Subscription>,
-    events: Memo<(String, String), Event>,
+    events: Memo<(String, String), BatchEvent>,
     connections: Memo<(String, String), Connection>,
     runbooks: Memo<(String, String, String), RunbookHandle>,
     /// By (org, subscription id, runbook commit): the mapping with pre-matched params.
@@ -66,10 +84,11 @@ impl BatchCache {
         self.subscriptions.get_or(key, load).await
     }
 
-    pub(crate) async fn event<F>(&self, org: &str, id: &str, load: F) -> Shared<Event>
+    pub(crate) async fn event<F>(&self, org: &str, id: &str, load: F) -> Shared<BatchEvent>
     where
         F: Future<Output = Result<Event, DispatchError>>,
     {
+        let load = async { load.await.map(BatchEvent::from) };
         self.events
             .get_or((org.to_string(), id.to_string()), load)
             .await

@@ -198,7 +198,7 @@ async fn execute_for(
     sub: &Subscription,
 ) -> Result<Ended, DispatchError> {
     let org = dispatch.org.as_str();
-    let event = cache
+    let loaded = cache
         .event(org, &dispatch.event_id, async {
             d.store
                 .get_event(org, &dispatch.event_id)
@@ -206,6 +206,7 @@ async fn execute_for(
                 .map_err(|e| DispatchError::new("not_found", e.to_string(), false))
         })
         .await?;
+    let event = &loaded.event;
     let connection = cache
         .connection(org, &sub.connection_name, async {
             d.store
@@ -269,7 +270,7 @@ async fn execute_for(
         dispatch_id: dispatch.id.clone(),
         attempt: dispatch.attempt,
         trigger: Trigger::Event(event.event_type.clone()),
-        payload: event.payload.to_string(),
+        payload: loaded.payload_text.clone(),
         params: Value::Object(rendered).to_string(),
         connection: Some(connection.guest_info()),
     };
