@@ -307,14 +307,7 @@ async fn a_plain_command_hook_reads_the_payload_from_its_environment() {
         (OPEN_HOOK, &plain),
         ("hoop-hooks/session-open.runbook.toml", &sidecar),
     ]);
-    let rt = world
-        .runtime(
-            siem_config("http://127.0.0.1:9/x"),
-            loopback_egress(9),
-            Limits::default(),
-            Duration::from_secs(15),
-        )
-        .await;
+    let rt = world.offline_runtime().await;
     let run = rt.session_opened(ORG, session(SID)).wait().await.unwrap();
     assert_eq!(run.error, None, "{run:#?}");
     assert_eq!(run.exit_code, 0);
@@ -341,14 +334,7 @@ async fn a_plain_command_hook_reads_the_payload_from_its_environment() {
 async fn an_sdk_hook_sees_the_payload_in_its_environment_and_its_invocation() {
     let sdk = fixture(runbox_fixtures::fixtures::SDK_HOOK_ENV);
     let (world, _) = HookWorld::new(&[(OPEN_HOOK, &sdk)]);
-    let rt = world
-        .runtime(
-            siem_config("http://127.0.0.1:9/x"),
-            loopback_egress(9),
-            Limits::default(),
-            Duration::from_secs(15),
-        )
-        .await;
+    let rt = world.offline_runtime().await;
     let run = rt.session_opened(ORG, session(SID)).wait().await.unwrap();
     assert_eq!(run.error, None, "{run:#?}");
     let expected = expected_open(SID, "");
@@ -393,14 +379,7 @@ async fn hook_output_is_capped_at_4096_bytes_with_hoops_suffix() {
     // output-flood returns 4 MiB (its default) after flooding stdout and the log.
     let flood = fixture(runbox_fixtures::fixtures::OUTPUT_FLOOD);
     let (world, _) = HookWorld::new(&[(CLOSE_HOOK, &flood)]);
-    let rt = world
-        .runtime(
-            siem_config("http://127.0.0.1:9/x"),
-            loopback_egress(9),
-            Limits::default(),
-            Duration::from_secs(15),
-        )
-        .await;
+    let rt = world.offline_runtime().await;
     let run = rt
         .session_closed(ORG, SID, Some(0), None)
         .wait()

@@ -126,14 +126,20 @@ async fn probes_metrics_runbooks_and_exec() {
 
     // ---- exec ----
     let exec = |file: &str, params: Value| json!({"connection_name": CONNECTION, "repository": url, "file_name": file, "parameters": params});
-    let ok = http(
-        addr,
-        "POST",
-        "/runbooks/exec",
-        Some(tok.as_str()),
-        Some(&exec(ECHO, json!({"text": "hi", "count": "3"}))),
-    )
-    .await;
+    let post_exec = |body: Value| {
+        let tok = tok.clone();
+        async move {
+            http(
+                addr,
+                "POST",
+                "/runbooks/exec",
+                Some(tok.as_str()),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let ok = post_exec(exec(ECHO, json!({"text": "hi", "count": "3"}))).await;
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.body["output_status"], "success");
     assert_eq!(ok.body["exit_code"], 0);
@@ -148,61 +154,26 @@ async fn probes_metrics_runbooks_and_exec() {
     assert_eq!(out["connection"], CONNECTION);
     assert_eq!(out["dispatch_id"], session);
 
-    let missing = http(
-        addr,
-        "POST",
-        "/runbooks/exec",
-        Some(tok.as_str()),
-        Some(&exec(ECHO, json!({"text": "hi"}))),
-    )
-    .await;
+    let missing = post_exec(exec(ECHO, json!({"text": "hi"}))).await;
     assert_eq!(missing.status, 200, "{missing:?}");
     assert_eq!(missing.body["output_status"], "failed");
     assert_eq!(missing.body["error_code"], "param_missing");
     assert_eq!(missing.body["exit_code"], 1);
 
-    let looping = http(
-        addr,
-        "POST",
-        "/runbooks/exec",
-        Some(tok.as_str()),
-        Some(&exec(INFINITE, json!({}))),
-    )
-    .await;
+    let looping = post_exec(exec(INFINITE, json!({}))).await;
     assert_eq!(looping.body["error_code"], "fuel_exhausted", "{looping:?}");
 
-    let no_file = http(
-        addr,
-        "POST",
-        "/runbooks/exec",
-        Some(tok.as_str()),
-        Some(&exec("ops/none.runbook.wasm", json!({}))),
-    )
-    .await;
+    let no_file = post_exec(exec("ops/none.runbook.wasm", json!({}))).await;
     assert_eq!(no_file.status, 400, "{no_file:?}");
     assert_eq!(no_file.body["code"], "runbook_not_found");
     let mut no_conn = exec(ECHO, json!({}));
     no_conn["connection_name"] = json!("nope");
-    let no_conn = http(
-        addr,
-        "POST",
-        "/runbooks/exec",
-        Some(tok.as_str()),
-        Some(&no_conn),
-    )
-    .await;
+    let no_conn = post_exec(no_conn).await;
     assert_eq!(no_conn.status, 400, "{no_conn:?}");
     assert!(no_conn.body["message"].as_str().unwrap().contains("nope"));
     let mut extra = exec(ECHO, json!({}));
     extra["colour"] = json!("red");
-    let extra = http(
-        addr,
-        "POST",
-        "/runbooks/exec",
-        Some(tok.as_str()),
-        Some(&extra),
-    )
-    .await;
+    let extra = post_exec(extra).await;
     assert_eq!(extra.status, 400, "{extra:?}");
     assert!(extra.body["message"].as_str().unwrap().contains("colour"));
     let no_org = http(

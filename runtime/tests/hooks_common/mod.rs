@@ -59,6 +59,18 @@ impl HookWorld {
         Self::new(&[(OPEN_HOOK, &siem), (CLOSE_HOOK, &siem)])
     }
 
+    /// A runtime with default limits and a 15 s bound whose SIEM endpoint is the
+    /// unreachable loopback port 9 (for hooks that do not post).
+    pub async fn offline_runtime(&self) -> Runtime {
+        self.runtime(
+            siem_config("http://127.0.0.1:9/x"),
+            loopback_egress(9),
+            Limits::default(),
+            Duration::from_secs(15),
+        )
+        .await
+    }
+
     /// A runtime with hooks enabled (TTL 60 s, manual clock), the `pg-prod` connection
     /// (secret `HOST=db.internal`), `config` and `egress` as the org's.
     pub async fn runtime(
