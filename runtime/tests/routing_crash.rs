@@ -122,6 +122,14 @@ async fn killed_mid_burst_loses_no_acknowledged_event_and_leaves_nothing_process
     .await
     .unwrap();
     assert_eq!(acks.len(), ACKS_BEFORE_KILL, "the child stopped early");
+    // The burst is far shorter than a journal checkpoint interval, so what the child
+    // acknowledged is in its journal and the restart below recovers by replaying it.
+    let journal = world.data_dir().join("store").join("journal");
+    let journaled: u64 = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(journaled > 0, "the killed child left no journal records");
 
     let rt = world.runtime(0).await;
     // Every dispatch of the subscriptions, grouped by event.

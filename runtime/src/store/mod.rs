@@ -2,13 +2,15 @@
 //!
 //! [`SledStore`] is the one implementation today; the trait is async and object-safe so a
 //! PostgreSQL store can come later without touching routing or workers. Every method that
-//! changes state returns only once the change is durable (for sled: flushed by a group
-//! commit shared with concurrent writers), so an acknowledged publish or transition is never
-//! lost when the process is killed.
+//! changes state returns only once the change is durable (for sled: its record synced to the
+//! store's write-ahead journal by a group commit shared with concurrent writers, see
+//! `journal.rs`), so an acknowledged publish or transition is never lost when the process is
+//! killed.
 
 mod claim_book;
 mod dispatch_row;
 mod group_commit;
+mod journal;
 mod keys;
 mod sled_admin;
 mod sled_audit;

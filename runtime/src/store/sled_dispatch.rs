@@ -333,10 +333,12 @@ impl SledStore {
             .scan_prefix(&prefix)
             .keys()
             .collect::<Result<_, _>>()?;
-        for key in hourly {
-            self.tree(t::SUB_HOURLY).remove(key)?;
-        }
-        Ok(())
+        self.tx_on(&[t::SUB_HOURLY], |tx| {
+            for key in &hourly {
+                tx.del(t::SUB_HOURLY, key)?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 //! serializable; keep their closures short and never touch a `Tree` directly inside one
 //! (that would take the read lock the transaction already excludes).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,6 +22,7 @@ use sled::transaction::{
 
 use super::claim_book::ClaimBook;
 use super::group_commit::GroupCommit;
+use super::journal::{APPLIED_KEY, Journal, Recorder};
 use super::sled_end::{End, EndQueue};
 use super::{
     ClaimFilter, DispatchDetail, FinishOutcome, Page, PublishOutcome, RecoveryPolicy, Store,
@@ -67,8 +69,10 @@ pub(crate) mod t {
     pub const SUB_HOURLY: usize = 13;
     /// (org, subscription id) -> DispatchError
     pub const SUB_LAST_ERROR: usize = 14;
+    /// `applied_lsn` -> u64 LE: the last journaled transaction sled holds (see `journal.rs`)
+    pub const JOURNAL_META: usize = 16;
 
-    pub const NAMES: [&str; 16] = [
+    pub const NAMES: [&str; 17] = [
         "org_flags",
         "connections",
         "connection_names",
@@ -86,6 +90,7 @@ pub(crate) mod t {
         "sub_last_error",
         // (token id) -> TokenRecord; operations in store/sled_tokens.rs
         "api_tokens",
+        "journal_meta",
     ];
 }
 
@@ -135,6 +140,12 @@ pub(crate) struct Inner {
     /// transaction): connection rename/delete and subscription create/update/delete.
     admin: Mutex<()>,
     pub(crate) commit: GroupCommit,
+    /// The write-ahead journal that makes writes durable (stores opened on a directory);
+    /// without one, the group commit flushes sled instead.
+    journal: Option<Arc<Journal>>,
+    /// Held across a transaction and the append of its journal record, so the journal's
+    /// order is sled's commit order; holds the next LSN to give out.
+    commit_order: Mutex<u64>,
     /// Claims whose runs have not all ended (see `sled_queue.rs`).
     pub(crate) claims: Mutex<ClaimBook>,
     /// Run ends waiting for a shared transaction (see `sled_end.rs`).
@@ -152,6 +163,8 @@ pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
 pub(crate) struct Tx<'a> {
     views: &'a [TransactionalTree],
     slots: &'a [Option<usize>],
+    /// The transaction's writes, for the journal (when the store has one).
+    journal: Option<&'a RefCell<Recorder>>,
 }
 
 impl Tx<'_> {
@@ -189,12 +202,15 @@ impl Tx<'_> {
 
     pub(crate) fn put<T: Serialize>(&self, tree: usize, key: Vec<u8>, value: &T) -> TxResult<()> {
         let bytes = encode(value).map_err(ConflictableTransactionError::Abort)?;
-        self.tree(tree)?.insert(key, bytes)?;
-        Ok(())
+        self.put_raw(tree, key, &bytes)
     }
 
     pub(crate) fn put_raw(&self, tree: usize, key: Vec<u8>, value: &[u8]) -> TxResult<()> {
-        self.tree(tree)?.insert(key, value)?;
+        let view = self.tree(tree)?;
+        if let Some(journal) = self.journal {
+            journal.borrow_mut().put(tree, &key, value);
+        }
+        view.insert(key, value)?;
         Ok(())
     }
 
@@ -203,7 +219,11 @@ impl Tx<'_> {
     }
 
     pub(crate) fn del(&self, tree: usize, key: &[u8]) -> TxResult<()> {
-        self.tree(tree)?.remove(key)?;
+        let view = self.tree(tree)?;
+        if let Some(journal) = self.journal {
+            journal.borrow_mut().remove(tree, key);
+        }
+        view.remove(key)?;
         Ok(())
     }
 }
@@ -222,6 +242,26 @@ pub(crate) fn decode<T: DeserializeOwned>(
     })
 }
 
+fn open_trees(db: &sled::Db) -> StoreResult<Vec<sled::Tree>> {
+    Ok(t::NAMES
+        .iter()
+        .map(|name| db.open_tree(name))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// One sled transaction over `trees`, its errors as store errors.
+fn run_tx<A>(
+    trees: &[&sled::Tree],
+    f: impl Fn(&[TransactionalTree]) -> TxResult<A>,
+) -> StoreResult<A> {
+    <[&sled::Tree] as Transactional<StoreError>>::transaction(trees, |views| f(views)).map_err(
+        |e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::from(e),
+        },
+    )
+}
+
 /// Shorthand for aborting a transaction with a store error.
 pub(crate) fn abort<T>(e: StoreError) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e))
@@ -229,35 +269,71 @@ pub(crate) fn abort<T>(e: StoreError) -> TxResult<T> {
 
 impl SledStore {
     /// Opens (or creates) the store in `dir`. One process at a time: sled locks the directory.
+    /// Writes are made durable by the journal in `dir/journal`, replayed here first if the
+    /// last process stopped without a checkpoint.
     pub fn open(dir: impl AsRef<Path>) -> StoreResult<Self> {
         let db = sled::Config::new()
             .path(dir.as_ref())
-            // Our group commit flushes; sled's own timer would only add flushes.
+            // The journal makes writes durable and checkpoints flush sled; sled's own timer
+            // would only add flushes.
             .flush_every_ms(None)
             .mode(sled::Mode::HighThroughput)
             .open()?;
-        Self::from_db(db)
+        let trees = open_trees(&db)?;
+        let (journal, next_lsn) =
+            Journal::open(&dir.as_ref().join("journal"), &db, &trees, t::JOURNAL_META)?;
+        let journal = Arc::new(journal);
+        let syncer = Arc::clone(&journal);
+        let commit = GroupCommit::start(Box::new(move || syncer.sync()))?;
+        Ok(Self::assemble(db, trees, commit, Some(journal), next_lsn))
     }
 
-    /// A store on an already opened sled database (e.g. `sled::Config::temporary`).
+    /// A store on an already opened sled database (e.g. `sled::Config::temporary`), without
+    /// a journal: each group commit flushes sled.
     pub fn from_db(db: sled::Db) -> StoreResult<Self> {
-        let trees = t::NAMES
-            .iter()
-            .map(|name| db.open_tree(name))
-            .collect::<Result<Vec<_>, _>>()?;
-        let commit = GroupCommit::start(db.clone())?;
-        Ok(SledStore {
+        let trees = open_trees(&db)?;
+        let flushed = db.clone();
+        let commit = GroupCommit::start(Box::new(move || {
+            flushed.flush().map(|_| ()).map_err(|e| e.to_string())
+        }))?;
+        Ok(Self::assemble(db, trees, commit, None, 1))
+    }
+
+    fn assemble(
+        db: sled::Db,
+        trees: Vec<sled::Tree>,
+        commit: GroupCommit,
+        journal: Option<Arc<Journal>>,
+        next_lsn: u64,
+    ) -> Self {
+        SledStore {
             inner: Arc::new(Inner {
                 trees,
                 admin: Mutex::new(()),
                 commit,
+                journal,
+                commit_order: Mutex::new(next_lsn),
                 claims: Mutex::new(ClaimBook::default()),
                 ends: EndQueue::default(),
                 db,
                 #[cfg(test)]
                 fail_publish: std::sync::atomic::AtomicBool::new(false),
             }),
-        })
+        }
+    }
+
+    /// Journal checkpoints (sled flushes) since open, and the time they took.
+    pub fn checkpoints(&self) -> (u64, Duration) {
+        self.inner
+            .journal
+            .as_ref()
+            .map_or((0, Duration::ZERO), |j| {
+                let stats = j.checkpoint_stats();
+                (
+                    stats.count.load(std::sync::atomic::Ordering::Relaxed),
+                    Duration::from_nanos(stats.nanos.load(std::sync::atomic::Ordering::Relaxed)),
+                )
+            })
     }
 
     /// Flushes performed by the group commit since open (fewer than writes under load).
@@ -302,17 +378,48 @@ impl SledStore {
                 chosen.push(tree);
             }
         }
-        let result =
-            <[&sled::Tree] as Transactional<StoreError>>::transaction(&chosen[..], |views| {
+        let Some(journal) = &self.inner.journal else {
+            return run_tx(&chosen, |views| {
                 f(&Tx {
                     views,
                     slots: &slots,
+                    journal: None,
                 })
             });
-        result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::from(e),
-        })
+        };
+        // Every journaled transaction also records its LSN in sled (see `journal.rs`).
+        if let Some(slot) = slots.get_mut(t::JOURNAL_META)
+            && slot.is_none()
+        {
+            *slot = Some(chosen.len());
+            chosen.push(&self.inner.trees[t::JOURNAL_META]);
+        }
+        let recorder = RefCell::new(Recorder::default());
+        let mut next_lsn = self
+            .inner
+            .commit_order
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let lsn = *next_lsn;
+        let out = run_tx(&chosen, |views| {
+            recorder.borrow_mut().clear();
+            let tx = Tx {
+                views,
+                slots: &slots,
+                journal: Some(&recorder),
+            };
+            let out = f(&tx)?;
+            if !recorder.borrow().is_empty() {
+                tx.put_raw(t::JOURNAL_META, APPLIED_KEY.to_vec(), &lsn.to_le_bytes())?;
+            }
+            Ok(out)
+        })?;
+        let recorder = recorder.into_inner();
+        if !recorder.is_empty() {
+            journal.append(lsn, &recorder);
+            *next_lsn += 1;
+        }
+        Ok(out)
     }
 
     /// A value outside a transaction.
