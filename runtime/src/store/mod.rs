@@ -11,6 +11,7 @@ mod claim_book;
 mod dispatch_row;
 mod group_commit;
 mod journal;
+mod journal_record;
 mod keys;
 mod sled_admin;
 mod sled_audit;

@@ -22,7 +22,8 @@ use sled::transaction::{
 
 use super::claim_book::ClaimBook;
 use super::group_commit::GroupCommit;
-use super::journal::{APPLIED_KEY, Journal, Recorder};
+use super::journal::{APPLIED_KEY, Journal};
+use super::journal_record::Recorder;
 use super::sled_end::{End, EndQueue};
 use super::{
     ClaimFilter, DispatchDetail, FinishOutcome, Page, PublishOutcome, RecoveryPolicy, Store,
