@@ -25,9 +25,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -153,25 +152,20 @@ pub(crate) struct Journal {
     writer: Mutex<Writer>,
     checkpoints: Mutex<Option<mpsc::Sender<u64>>>,
     checkpointer: Mutex<Option<JoinHandle<()>>>,
-    stats: Arc<CheckpointStats>,
-}
-
-/// Checkpoints so far, for benchmarks and metrics.
-#[derive(Debug, Default)]
-pub(crate) struct CheckpointStats {
-    pub(crate) count: AtomicU64,
-    pub(crate) nanos: AtomicU64,
 }
 
 impl Journal {
-    /// Recovers `db` from the journal in `dir` (replaying what sled lacks), then starts a
-    /// fresh segment. Returns the journal and the next LSN to give out.
+    /// Recovers `db`, opened on `store_dir`, from the journal in `store_dir/journal`
+    /// (replaying what sled lacks), then starts a fresh segment. Returns the journal and
+    /// the next LSN to give out.
     pub(crate) fn open(
-        dir: &Path,
+        store_dir: &Path,
         db: &sled::Db,
         trees: &[sled::Tree],
         meta: usize,
     ) -> Result<(Journal, u64), StoreError> {
+        let journal_dir = store_dir.join("journal");
+        let dir = journal_dir.as_path();
         std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
         let found = segments(dir)?;
         let applied = applied_lsn(&trees[meta])?;
@@ -187,8 +181,7 @@ impl Journal {
             }
         }
         if !found.is_empty() {
-            db.flush()?;
-            sync_sled_file(dir);
+            make_sled_durable(db, store_dir)?;
             tracing::info!(
                 segments = found.len(),
                 replayed,
@@ -201,15 +194,13 @@ impl Journal {
         }
         let next_segment = found.last().map_or(1, |(n, _)| n + 1);
         let segment = Segment::create(dir, next_segment)?;
-        let stats = Arc::new(CheckpointStats::default());
         let (tx, rx) = mpsc::channel();
         let checkpointer = {
             let db = db.clone();
-            let dir = dir.to_path_buf();
-            let stats = Arc::clone(&stats);
+            let store_dir = store_dir.to_path_buf();
             std::thread::Builder::new()
                 .name("runbox-store-checkpoint".into())
-                .spawn(move || checkpoint_loop(&rx, &db, &dir, &stats))
+                .spawn(move || checkpoint_loop(&rx, &db, &store_dir))
                 .map_err(|e| {
                     StoreError::Backend(format!("cannot start the checkpoint thread: {e}"))
                 })?
@@ -224,7 +215,6 @@ impl Journal {
                 }),
                 checkpoints: Mutex::new(Some(tx)),
                 checkpointer: Mutex::new(Some(checkpointer)),
-                stats,
             },
             last + 1,
         ))
@@ -284,10 +274,6 @@ impl Journal {
         }
     }
 
-    pub(crate) fn checkpoint_stats(&self) -> &CheckpointStats {
-        &self.stats
-    }
-
     /// Stops the checkpoint thread after the checkpoints already handed to it.
     pub(crate) fn shutdown(&self) {
         lock(&self.checkpoints).take();
@@ -303,19 +289,19 @@ impl Drop for Journal {
     }
 }
 
-fn checkpoint_loop(rx: &mpsc::Receiver<u64>, db: &sled::Db, dir: &Path, stats: &CheckpointStats) {
+fn checkpoint_loop(rx: &mpsc::Receiver<u64>, db: &sled::Db, store_dir: &Path) {
+    let journal_dir = store_dir.join("journal");
     while let Ok(mut closed) = rx.recv() {
         // Several closed segments waiting: one flush covers them all.
         while let Ok(later) = rx.try_recv() {
             closed = later;
         }
         let started = Instant::now();
-        if let Err(e) = db.flush() {
+        if let Err(e) = make_sled_durable(db, store_dir) {
             tracing::error!(error = %e, "checkpoint: sled flush failed; the journal keeps its segments");
             continue;
         }
-        sync_sled_file(dir);
-        let removed = segments(dir).map(|all| {
+        let removed = segments(&journal_dir).map(|all| {
             all.into_iter()
                 .filter(|(n, _)| *n <= closed)
                 .map(|(_, path)| std::fs::remove_file(&path).map_err(|e| io("remove", &path, e)))
@@ -324,27 +310,25 @@ fn checkpoint_loop(rx: &mpsc::Receiver<u64>, db: &sled::Db, dir: &Path, stats: &
         if let Err(e) | Ok(Err(e)) = removed {
             tracing::warn!(error = %e, "checkpoint: cannot remove replayed journal segments");
         }
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        stats.nanos.fetch_add(nanos, Ordering::Relaxed);
-        stats.count.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             segment = closed,
-            elapsed_ms = nanos / 1_000_000,
+            elapsed_ms = started.elapsed().as_millis(),
             "journal checkpoint"
         );
     }
 }
 
-/// sled's flush waits for `sync_file_range`, which does not flush the device's cache; a
-/// checkpoint deletes journal segments, so it makes sled's file fully durable first.
-fn sync_sled_file(journal_dir: &Path) {
-    let Some(store_dir) = journal_dir.parent() else {
-        return;
-    };
+/// Flushes sled, then fsyncs its file (`<store_dir>/db` in sled 0.34): sled's flush waits
+/// for `sync_file_range`, which does not flush the device's cache, and the callers delete
+/// journal segments next. A failed fsync is logged: the flush alone still survives a
+/// process crash.
+fn make_sled_durable(db: &sled::Db, store_dir: &Path) -> Result<(), StoreError> {
+    db.flush()?;
     let file = store_dir.join("db");
     if let Err(e) = File::open(&file).and_then(|f| f.sync_all()) {
-        tracing::warn!(file = %file.display(), error = %e, "checkpoint: cannot fsync sled's file");
+        tracing::warn!(file = %file.display(), error = %e, "cannot fsync sled's file");
     }
+    Ok(())
 }
 
 /// The LSN of the last journaled transaction in sled (0: none).
@@ -429,10 +413,11 @@ mod tests {
         r
     }
 
-    /// Writes records into `journal_dir` as a running journal would, without touching sled.
-    fn write_journal(journal_dir: &Path, records: &[(u64, Recorder)]) {
-        let (db, trees) = db(&journal_dir.join("scratch"));
-        let (journal, _) = Journal::open(journal_dir, &db, &trees, META).unwrap();
+    /// Writes records into `store_dir/journal` as a running journal would, without
+    /// touching the store's sled.
+    fn write_journal(store_dir: &Path, records: &[(u64, Recorder)]) {
+        let (db, trees) = db(&store_dir.join("scratch"));
+        let (journal, _) = Journal::open(store_dir, &db, &trees, META).unwrap();
         for (lsn, r) in records {
             journal.append(*lsn, r);
         }
@@ -444,7 +429,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal_dir = dir.path().join("journal");
         write_journal(
-            &journal_dir,
+            dir.path(),
             &[(7, record(7, &[(A, b"k1", Some(b"v1")), (B, b"k2", None)]))],
         );
         let (_, path) = segments(&journal_dir).unwrap().pop().unwrap();
@@ -478,7 +463,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal_dir = dir.path().join("journal");
         write_journal(
-            &journal_dir,
+            dir.path(),
             &[
                 (
                     1,
@@ -491,7 +476,7 @@ mod tests {
             ],
         );
         let (db, trees) = db(dir.path());
-        let (_journal, next) = Journal::open(&journal_dir, &db, &trees, META).unwrap();
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
         assert_eq!(next, 3);
         assert_eq!(
             trees[A].get(b"row").unwrap().unwrap().as_ref(),
@@ -508,9 +493,8 @@ mod tests {
     #[test]
     fn records_sled_already_holds_are_not_replayed_over_newer_state() {
         let dir = tempfile::tempdir().unwrap();
-        let journal_dir = dir.path().join("journal");
         write_journal(
-            &journal_dir,
+            dir.path(),
             &[
                 (1, record(1, &[(A, b"row", Some(b"pending"))])),
                 (2, record(2, &[(B, b"other", Some(b"y"))])),
@@ -523,7 +507,7 @@ mod tests {
         trees[META]
             .insert(APPLIED_KEY, &3u64.to_le_bytes())
             .unwrap();
-        let (_journal, next) = Journal::open(&journal_dir, &db, &trees, META).unwrap();
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
         assert_eq!(
             trees[A].get(b"row").unwrap().unwrap().as_ref(),
             b"delivered"
@@ -540,7 +524,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal_dir = dir.path().join("journal");
         write_journal(
-            &journal_dir,
+            dir.path(),
             &[
                 (1, record(1, &[(A, b"acked", Some(b"1"))])),
                 (2, record(2, &[(A, b"cut", Some(b"2"))])),
@@ -555,7 +539,7 @@ mod tests {
             .set_len(len - 3)
             .unwrap();
         let (db, trees) = db(dir.path());
-        let (_journal, next) = Journal::open(&journal_dir, &db, &trees, META).unwrap();
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
         assert!(trees[A].get(b"acked").unwrap().is_some());
         assert!(trees[A].get(b"cut").unwrap().is_none());
         assert_eq!(next, 2);
@@ -565,7 +549,7 @@ mod tests {
     fn a_corrupt_record_before_the_last_segment_is_an_error_naming_the_journal() {
         let dir = tempfile::tempdir().unwrap();
         let journal_dir = dir.path().join("journal");
-        write_journal(&journal_dir, &[(1, record(1, &[(A, b"k", Some(b"v"))]))]);
+        write_journal(dir.path(), &[(1, record(1, &[(A, b"k", Some(b"v"))]))]);
         let (_, first) = segments(&journal_dir).unwrap().pop().unwrap();
         let mut bytes = std::fs::read(&first).unwrap();
         let last = bytes.len() - 1;
@@ -573,7 +557,7 @@ mod tests {
         std::fs::write(&first, &bytes).unwrap();
         std::fs::write(segment_path(&journal_dir, 99), b"").unwrap();
         let (db, trees) = db(dir.path());
-        let err = Journal::open(&journal_dir, &db, &trees, META).unwrap_err();
+        let err = Journal::open(dir.path(), &db, &trees, META).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -590,9 +574,8 @@ mod tests {
     #[test]
     fn after_a_failed_write_nothing_more_is_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
-        let journal_dir = dir.path().join("journal");
         let (db, trees) = db(dir.path());
-        let (journal, _) = Journal::open(&journal_dir, &db, &trees, META).unwrap();
+        let (journal, _) = Journal::open(dir.path(), &db, &trees, META).unwrap();
         lock(&journal.writer).failed = Some("disk full".into());
         journal.append(1, &record(1, &[(A, b"k", Some(b"v"))]));
         let err = journal.sync().unwrap_err();

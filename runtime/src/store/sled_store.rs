@@ -281,8 +281,7 @@ impl SledStore {
             .mode(sled::Mode::HighThroughput)
             .open()?;
         let trees = open_trees(&db)?;
-        let (journal, next_lsn) =
-            Journal::open(&dir.as_ref().join("journal"), &db, &trees, t::JOURNAL_META)?;
+        let (journal, next_lsn) = Journal::open(dir.as_ref(), &db, &trees, t::JOURNAL_META)?;
         let journal = Arc::new(journal);
         let syncer = Arc::clone(&journal);
         let commit = GroupCommit::start(Box::new(move || syncer.sync()))?;
@@ -323,26 +322,13 @@ impl SledStore {
         }
     }
 
-    /// Journal checkpoints (sled flushes) since open, and the time they took.
-    pub fn checkpoints(&self) -> (u64, Duration) {
-        self.inner
-            .journal
-            .as_ref()
-            .map_or((0, Duration::ZERO), |j| {
-                let stats = j.checkpoint_stats();
-                (
-                    stats.count.load(std::sync::atomic::Ordering::Relaxed),
-                    Duration::from_nanos(stats.nanos.load(std::sync::atomic::Ordering::Relaxed)),
-                )
-            })
-    }
-
-    /// Flushes performed by the group commit since open (fewer than writes under load).
+    /// Syncs performed by the group commit since open (journal syncs, or sled flushes for a
+    /// store without a journal; fewer than writes under load).
     pub fn flush_count(&self) -> u64 {
         self.inner.commit.flushes()
     }
 
-    /// Total time the group commit spent in `flush` since open.
+    /// Total time the group commit spent syncing since open.
     pub fn flush_time(&self) -> Duration {
         self.inner.commit.flush_time()
     }
