@@ -11,12 +11,13 @@
 //! (format in `journal_record.rs`).
 //!
 //! Ordering: the store appends a transaction's record while it still holds the commit lock
-//! the transaction ran under, so journal order is sled's commit order. Every journaled
-//! transaction also writes its LSN under [`APPLIED_KEY`] in sled, in the same transaction:
-//! after a crash, sled (whose recovered state is a prefix of its commits) says which
-//! records it already holds, and replay applies only the later ones. Without that, a record
-//! replayed over a newer sled state (sled can persist a buffer the journal has not synced
-//! yet) would roll keys back.
+//! the transaction was applied under, so journal order is the order writes reach sled.
+//! Every journaled transaction also writes its LSN under [`APPLIED_KEY`] in sled, as its
+//! last write: after a crash, sled (whose recovered state is a prefix of its log) says
+//! which records it already holds, and replay applies only the later ones. Without that, a
+//! record replayed over a newer sled state (sled can persist a buffer the journal has not
+//! synced yet) would roll keys back. A transaction sled kept only part of is completed
+//! first, from the record it wrote before its other writes (see `tx.rs`).
 //!
 //! Checkpoints: once a segment is large or old enough, the flusher starts a new one and the
 //! checkpoint thread flushes sled (every record of the old segment committed to sled
@@ -30,7 +31,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::journal_record::{Op, Record, Recorder, corrupt, next_record};
+#[cfg(test)]
+use super::journal_record::Recorder;
+use super::journal_record::{Op, Record, corrupt, next_record};
+use super::tx::INFLIGHT_KEY;
 use crate::error::StoreError;
 
 /// Key (in the journal's meta tree) of the LSN of the last journaled transaction sled holds.
@@ -168,7 +172,7 @@ impl Journal {
         let dir = journal_dir.as_path();
         std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
         let found = segments(dir)?;
-        let applied = applied_lsn(&trees[meta])?;
+        let applied = complete_inflight(trees, meta)?;
         let mut last = applied;
         let mut replayed = 0usize;
         for (i, (_, path)) in found.iter().enumerate() {
@@ -222,8 +226,29 @@ impl Journal {
 
     /// Queues a committed transaction's record; [`Journal::sync`] makes it durable. Call
     /// with the commit lock held, so records queue in commit order.
+    #[cfg(test)]
     pub(crate) fn append(&self, lsn: u64, writes: &Recorder) {
         writes.encode_record(lsn, &mut lock(&self.pending));
+    }
+
+    /// Like [`Journal::append`], for a record already encoded (`Recorder::encode_record`).
+    pub(crate) fn append_encoded(&self, record: &[u8]) {
+        lock(&self.pending).extend_from_slice(record);
+    }
+
+    /// Refuses every later sync (and so every acknowledgement) with `reason`, as after a
+    /// failed write: used when sled may hold part of a transaction.
+    pub(crate) fn poison(&self, reason: String) {
+        tracing::error!(%reason, "store journal poisoned; restart to recover");
+        let mut writer = lock(&self.writer);
+        if writer.failed.is_none() {
+            writer.failed = Some(reason);
+        }
+    }
+
+    /// Why the journal refuses writes, if it does.
+    pub(crate) fn failure(&self) -> Option<String> {
+        lock(&self.writer).failed.clone()
     }
 
     /// Writes and syncs every record appended before the call. Called by the group commit's
@@ -337,6 +362,31 @@ pub(crate) fn applied_lsn(meta: &sled::Tree) -> Result<u64, StoreError> {
         .get(APPLIED_KEY)?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
         .map_or(0, u64::from_le_bytes))
+}
+
+/// Completes the transaction sled was applying when the process stopped, if sled kept only
+/// part of it: its record is the first write a transaction makes (see `tx.rs`). Returns
+/// sled's applied LSN afterwards.
+fn complete_inflight(trees: &[sled::Tree], meta: usize) -> Result<u64, StoreError> {
+    let applied = applied_lsn(&trees[meta])?;
+    let Some(bytes) = trees[meta].get(INFLIGHT_KEY)? else {
+        return Ok(applied);
+    };
+    let Some((record, _)) = next_record(&bytes) else {
+        return Err(corrupt(
+            "the in-flight record stored in sled fails its checksum".into(),
+        ));
+    };
+    if record.lsn <= applied {
+        return Ok(applied);
+    }
+    tracing::info!(
+        lsn = record.lsn,
+        applied,
+        "sled holds part of a transaction; completing it from its in-flight record"
+    );
+    replay(trees, &record)?;
+    applied_lsn(&trees[meta])
 }
 
 /// Applies one record's writes as one sled transaction (so a crash during recovery leaves
@@ -517,6 +567,61 @@ mod tests {
             "record 2 is <= 3: skipped"
         );
         assert_eq!(next, 4, "LSNs continue after what sled holds");
+    }
+
+    #[test]
+    fn a_transaction_sled_kept_half_of_is_completed_from_its_in_flight_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, trees) = db(dir.path());
+        // Transaction 5 (never synced to the journal) stored its record, then its first
+        // write; the crash came before its second write and its LSN.
+        trees[META]
+            .insert(APPLIED_KEY, &4u64.to_le_bytes())
+            .unwrap();
+        let mut inflight = Vec::new();
+        record(5, &[(A, b"row", Some(b"pending")), (B, b"due", Some(b"x"))])
+            .encode_record(5, &mut inflight);
+        trees[META].insert(INFLIGHT_KEY, inflight).unwrap();
+        trees[A].insert(b"row", b"pending".as_slice()).unwrap();
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+        assert_eq!(trees[B].get(b"due").unwrap().unwrap().as_ref(), b"x");
+        assert_eq!(applied_lsn(&trees[META]).unwrap(), 5);
+        assert_eq!(next, 6);
+    }
+
+    #[test]
+    fn an_in_flight_record_sled_holds_in_full_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, trees) = db(dir.path());
+        let mut inflight = Vec::new();
+        record(5, &[(A, b"row", Some(b"pending"))]).encode_record(5, &mut inflight);
+        trees[META].insert(INFLIGHT_KEY, inflight).unwrap();
+        // A later transaction (6) changed the row without a new in-flight record reaching
+        // sled (impossible in practice; it proves the LSN comparison decides).
+        trees[A].insert(b"row", b"delivered".as_slice()).unwrap();
+        trees[META]
+            .insert(APPLIED_KEY, &6u64.to_le_bytes())
+            .unwrap();
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+        assert_eq!(
+            trees[A].get(b"row").unwrap().unwrap().as_ref(),
+            b"delivered"
+        );
+        assert_eq!(next, 7);
+    }
+
+    #[test]
+    fn a_corrupt_in_flight_record_is_an_error_naming_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, trees) = db(dir.path());
+        let mut inflight = Vec::new();
+        record(5, &[(A, b"row", Some(b"pending"))]).encode_record(5, &mut inflight);
+        let last = inflight.len() - 1;
+        inflight[last] ^= 0xff;
+        trees[META].insert(INFLIGHT_KEY, inflight).unwrap();
+        let err = Journal::open(dir.path(), &db, &trees, META).unwrap_err();
+        assert!(err.to_string().contains("in-flight record"), "{err}");
+        assert_eq!(err.code(), "store_corrupt");
     }
 
     #[test]

@@ -22,15 +22,6 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Forgets what an earlier attempt of the transaction recorded (sled retries conflicts).
-    pub(crate) fn clear(&mut self) {
-        self.body.clear();
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.body.is_empty()
-    }
-
     pub(crate) fn put(&mut self, tree: usize, key: &[u8], value: &[u8]) {
         self.op(tree, PUT, key);
         self.bytes(value);

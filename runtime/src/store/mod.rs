@@ -20,6 +20,7 @@ mod sled_end;
 mod sled_queue;
 mod sled_store;
 mod sled_tokens;
+mod tx;
 mod types;
 
 use async_trait::async_trait;

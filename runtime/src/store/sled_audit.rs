@@ -8,7 +8,6 @@
 //! its own `seq` (`stored seq * SEQ_SPAN + position`).
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::ConflictableTransactionError;
 
 use super::StoreResult;
 use super::keys::Key;
@@ -74,11 +73,7 @@ impl Tx<'_> {
         let mut rest = transitions;
         while !rest.is_empty() {
             let tail = rest.split_off(rest.len().min(SEQ_SPAN as usize));
-            let seq = self
-                .tree(t::AUDIT)?
-                .generate_id()
-                .map_err(ConflictableTransactionError::Storage)?
-                + 1;
+            let seq = self.generate_id()? + 1;
             let stored = StoredAudit {
                 at,
                 actor: actor.to_string(),

@@ -2,11 +2,9 @@
 //! commit to every write. The operations themselves are in `sled_admin.rs` (flags,
 //! connections, subscriptions) and `sled_dispatch.rs` (events, dispatches, audit).
 //!
-//! sled runs each multi-tree transaction under one global write lock, so transactions are
-//! serializable; keep their closures short and never touch a `Tree` directly inside one
-//! (that would take the read lock the transaction already excludes).
+//! Transactions (`tx.rs`) are serialized by the commit lock; keep their closures short, as
+//! every writer waits for them.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,16 +13,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError, Transactional,
-    TransactionalTree,
-};
+use sled::transaction::ConflictableTransactionError;
 
 use super::claim_book::ClaimBook;
 use super::group_commit::GroupCommit;
 use super::journal::{APPLIED_KEY, Journal};
-use super::journal_record::Recorder;
 use super::sled_end::{End, EndQueue};
+use super::tx::INFLIGHT_KEY;
+pub(crate) use super::tx::{Tx, TxResult, abort};
 use super::{
     ClaimFilter, DispatchDetail, FinishOutcome, Page, PublishOutcome, RecoveryPolicy, Store,
     StoreResult, SubscriptionStats,
@@ -157,78 +153,6 @@ pub(crate) struct Inner {
     pub(crate) fail_publish: std::sync::atomic::AtomicBool,
 }
 
-pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
-
-/// A transaction's view of its trees, with typed helpers. Trees are named by their global
-/// index (`t::*`); `slots[i]` is tree `i`'s position in `views`, if the transaction has it.
-pub(crate) struct Tx<'a> {
-    views: &'a [TransactionalTree],
-    slots: &'a [Option<usize>],
-    /// The transaction's writes, for the journal (when the store has one).
-    journal: Option<&'a RefCell<Recorder>>,
-}
-
-impl Tx<'_> {
-    /// Tree `i` of this transaction. A tree the transaction was not opened on is a bug in
-    /// the store; it aborts the transaction with an error naming the tree, never a panic.
-    pub(crate) fn tree(&self, i: usize) -> TxResult<&TransactionalTree> {
-        match self.slots.get(i).copied().flatten() {
-            Some(slot) => Ok(&self.views[slot]),
-            None => Err(ConflictableTransactionError::Abort(StoreError::Backend(
-                format!(
-                    "tree {} is not part of this transaction",
-                    t::NAMES.get(i).copied().unwrap_or("?")
-                ),
-            ))),
-        }
-    }
-
-    pub(crate) fn get<T: DeserializeOwned>(
-        &self,
-        tree: usize,
-        key: &[u8],
-        what: &'static str,
-    ) -> TxResult<Option<T>> {
-        match self.tree(tree)?.get(key)? {
-            None => Ok(None),
-            Some(bytes) => decode(&bytes, what)
-                .map(Some)
-                .map_err(ConflictableTransactionError::Abort),
-        }
-    }
-
-    pub(crate) fn has(&self, tree: usize, key: &[u8]) -> TxResult<bool> {
-        Ok(self.tree(tree)?.get(key)?.is_some())
-    }
-
-    pub(crate) fn put<T: Serialize>(&self, tree: usize, key: Vec<u8>, value: &T) -> TxResult<()> {
-        let bytes = encode(value).map_err(ConflictableTransactionError::Abort)?;
-        self.put_raw(tree, key, &bytes)
-    }
-
-    pub(crate) fn put_raw(&self, tree: usize, key: Vec<u8>, value: &[u8]) -> TxResult<()> {
-        let view = self.tree(tree)?;
-        if let Some(journal) = self.journal {
-            journal.borrow_mut().put(tree, &key, value);
-        }
-        view.insert(key, value)?;
-        Ok(())
-    }
-
-    pub(crate) fn get_raw(&self, tree: usize, key: &[u8]) -> TxResult<Option<sled::IVec>> {
-        Ok(self.tree(tree)?.get(key)?)
-    }
-
-    pub(crate) fn del(&self, tree: usize, key: &[u8]) -> TxResult<()> {
-        let view = self.tree(tree)?;
-        if let Some(journal) = self.journal {
-            journal.borrow_mut().remove(tree, key);
-        }
-        view.remove(key)?;
-        Ok(())
-    }
-}
-
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
 }
@@ -250,22 +174,16 @@ fn open_trees(db: &sled::Db) -> StoreResult<Vec<sled::Tree>> {
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-/// One sled transaction over `trees`, its errors as store errors.
-fn run_tx<A>(
-    trees: &[&sled::Tree],
-    f: impl Fn(&[TransactionalTree]) -> TxResult<A>,
-) -> StoreResult<A> {
-    <[&sled::Tree] as Transactional<StoreError>>::transaction(trees, |views| f(views)).map_err(
-        |e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::from(e),
-        },
-    )
-}
-
-/// Shorthand for aborting a transaction with a store error.
-pub(crate) fn abort<T>(e: StoreError) -> TxResult<T> {
-    Err(ConflictableTransactionError::Abort(e))
+/// A transaction's error as a store error.
+fn tx_error(e: ConflictableTransactionError<StoreError>) -> StoreError {
+    match e {
+        ConflictableTransactionError::Abort(e) => e,
+        ConflictableTransactionError::Storage(e) => StoreError::from(e),
+        // Only sled's own transactions report conflicts; ours are serialized.
+        ConflictableTransactionError::Conflict => {
+            StoreError::Backend("unexpected transaction conflict".into())
+        }
+    }
 }
 
 impl SledStore {
@@ -347,65 +265,62 @@ impl SledStore {
         self.tx_on(&all, f)
     }
 
-    /// Runs `f` as one transaction over the listed trees only. Why: sled's transaction cost
-    /// grows with the number of trees it spans, and the hot paths (publish, claim, run
-    /// ends) each touch a handful.
+    /// Runs `f` as one transaction over the listed trees (naming them catches a write to
+    /// a tree the operation should not touch). `f` runs once, under the commit lock, which
+    /// is held until its writes are applied and its journal record appended, so the
+    /// journal's order is the order writes reach sled (see `tx.rs`).
     pub(crate) fn tx_on<A>(
         &self,
         trees: &[usize],
         f: impl Fn(&Tx<'_>) -> TxResult<A>,
     ) -> StoreResult<A> {
-        let mut slots = vec![None; self.inner.trees.len()];
-        let mut chosen: Vec<&sled::Tree> = Vec::with_capacity(trees.len());
+        let mut allowed = vec![false; self.inner.trees.len()];
         for &i in trees {
-            if let (Some(tree), Some(slot)) = (self.inner.trees.get(i), slots.get_mut(i))
-                && slot.is_none()
-            {
-                *slot = Some(chosen.len());
-                chosen.push(tree);
+            if let Some(slot) = allowed.get_mut(i) {
+                *slot = true;
             }
         }
-        let Some(journal) = &self.inner.journal else {
-            return run_tx(&chosen, |views| {
-                f(&Tx {
-                    views,
-                    slots: &slots,
-                    journal: None,
-                })
-            });
-        };
-        // Every journaled transaction also records its LSN in sled (see `journal.rs`).
-        if let Some(slot) = slots.get_mut(t::JOURNAL_META)
-            && slot.is_none()
-        {
-            *slot = Some(chosen.len());
-            chosen.push(&self.inner.trees[t::JOURNAL_META]);
+        if self.inner.journal.is_some() {
+            // Every journaled transaction also records its LSN there (see `journal.rs`).
+            allowed[t::JOURNAL_META] = true;
         }
-        let recorder = RefCell::new(Recorder::default());
         let mut next_lsn = self
             .inner
             .commit_order
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let lsn = *next_lsn;
-        let out = run_tx(&chosen, |views| {
-            recorder.borrow_mut().clear();
-            let tx = Tx {
-                views,
-                slots: &slots,
-                journal: Some(&recorder),
-            };
-            let out = f(&tx)?;
-            if !recorder.borrow().is_empty() {
-                tx.put_raw(t::JOURNAL_META, APPLIED_KEY.to_vec(), &lsn.to_le_bytes())?;
-            }
-            Ok(out)
-        })?;
-        let recorder = recorder.into_inner();
-        if !recorder.is_empty() {
-            journal.append(lsn, &recorder);
-            *next_lsn += 1;
+        if let Some(reason) = self.inner.journal.as_ref().and_then(|j| j.failure()) {
+            // After a failed apply, sled's in-flight record must stay the one a restart
+            // completes; after a failed sync, nothing could be acknowledged anyway.
+            return Err(StoreError::NotDurable(reason));
         }
+        let tx = Tx::new(&self.inner.trees, &allowed, &self.inner.db);
+        let out = f(&tx).map_err(tx_error)?;
+        if tx.is_empty() {
+            return Ok(out);
+        }
+        let Some(journal) = &self.inner.journal else {
+            tx.apply()?;
+            return Ok(out);
+        };
+        let lsn = *next_lsn;
+        // The LSN is the last write, recorded like the others, so replaying the record
+        // sets it too.
+        tx.put_raw(t::JOURNAL_META, APPLIED_KEY.to_vec(), &lsn.to_le_bytes())
+            .map_err(tx_error)?;
+        let record = tx.record(lsn);
+        let applied = self.inner.trees[t::JOURNAL_META]
+            .insert(INFLIGHT_KEY, record.as_slice())
+            .map_err(StoreError::from)
+            .and_then(|_| tx.apply());
+        if let Err(e) = applied {
+            // sled may now hold part of the transaction; nothing more may be acknowledged
+            // until a restart has completed it from the in-flight record.
+            journal.poison(format!("a transaction could not be applied to sled: {e}"));
+            return Err(e);
+        }
+        journal.append_encoded(&record);
+        *next_lsn += 1;
         Ok(out)
     }
 

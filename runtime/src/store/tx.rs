@@ -1,0 +1,178 @@
+//! The store's transactions: a closure reads through its own pending writes, and only if it
+//! succeeds are the writes applied to sled, one plain insert or remove at a time.
+//!
+//! Why not sled's transactions: every sled transaction pins its log, which rolls the IO
+//! buffer twice and writes each roll with a synchronous `sync_file_range`, under sled's
+//! global write lock. On the reference VM that made a publish wait on two disk writes and
+//! made every writer queue behind them, although durability comes from the journal
+//! (`journal.rs`), not from sled. Here, writers are serialized by the store's commit lock
+//! (held by [`super::sled_store::SledStore::tx_on`] across the closure and the apply), so
+//! a closure never conflicts and runs once.
+//!
+//! Atomicity after a crash (stores with a journal): the first sled write of a transaction
+//! is its whole journal record, under [`INFLIGHT_KEY`]; the last is its LSN, under
+//! [`super::journal::APPLIED_KEY`]. sled recovers a prefix of its log, so if any write of
+//! a transaction survived, its record did too, and recovery completes it (see
+//! `Journal::open`). Without this, sled could keep half of a transaction whose journal
+//! record never reached the disk.
+//!
+//! Readers outside a transaction may see a transaction half applied, as they could already
+//! see a multi-key read interleave with commits; every reader tolerates an index entry
+//! without its row (it skips it).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::IVec;
+use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
+
+use super::journal_record::Recorder;
+use super::sled_store::{decode, encode, t};
+use crate::error::StoreError;
+
+/// Key (in the journal's meta tree) of the record of the last transaction applied to sled,
+/// written before its other writes.
+pub(crate) const INFLIGHT_KEY: &[u8] = b"inflight_record";
+
+pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
+
+/// Shorthand for aborting a transaction with a store error.
+pub(crate) fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// A pending value by (tree, key); `None`: removed.
+type Pending = HashMap<(usize, Vec<u8>), Option<IVec>>;
+
+/// One write, in the order the transaction made it.
+struct Write {
+    tree: usize,
+    key: Vec<u8>,
+    value: Option<IVec>,
+}
+
+/// A transaction's view of the store's trees, with typed helpers. Trees are named by their
+/// global index (`t::*`); `allowed[i]` says whether the transaction was opened on tree `i`.
+pub(crate) struct Tx<'a> {
+    trees: &'a [sled::Tree],
+    allowed: &'a [bool],
+    db: &'a sled::Db,
+    writes: RefCell<Vec<Write>>,
+    /// The latest pending value of each written key.
+    pending: RefCell<Pending>,
+    /// The writes encoded for the journal.
+    recorder: RefCell<Recorder>,
+}
+
+impl<'a> Tx<'a> {
+    pub(crate) fn new(trees: &'a [sled::Tree], allowed: &'a [bool], db: &'a sled::Db) -> Self {
+        Tx {
+            trees,
+            allowed,
+            db,
+            writes: RefCell::new(Vec::new()),
+            pending: RefCell::new(HashMap::new()),
+            recorder: RefCell::new(Recorder::default()),
+        }
+    }
+
+    /// Tree `i`, if the transaction was opened on it. Any other tree is a bug in the store;
+    /// it aborts the transaction with an error naming the tree, never a panic.
+    fn tree(&self, i: usize) -> TxResult<&'a sled::Tree> {
+        match (self.allowed.get(i), self.trees.get(i)) {
+            (Some(true), Some(tree)) => Ok(tree),
+            _ => abort(StoreError::Backend(format!(
+                "tree {} is not part of this transaction",
+                t::NAMES.get(i).copied().unwrap_or("?")
+            ))),
+        }
+    }
+
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        tree: usize,
+        key: &[u8],
+        what: &'static str,
+    ) -> TxResult<Option<T>> {
+        match self.get_raw(tree, key)? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes, what)
+                .map(Some)
+                .map_err(ConflictableTransactionError::Abort),
+        }
+    }
+
+    pub(crate) fn has(&self, tree: usize, key: &[u8]) -> TxResult<bool> {
+        Ok(self.get_raw(tree, key)?.is_some())
+    }
+
+    /// The value under `key`: this transaction's pending write if it made one, else sled's.
+    pub(crate) fn get_raw(&self, tree: usize, key: &[u8]) -> TxResult<Option<IVec>> {
+        let sled_tree = self.tree(tree)?;
+        if let Some(pending) = self.pending.borrow().get(&(tree, key.to_vec())) {
+            return Ok(pending.clone());
+        }
+        Ok(sled_tree.get(key)?)
+    }
+
+    pub(crate) fn put<T: Serialize>(&self, tree: usize, key: Vec<u8>, value: &T) -> TxResult<()> {
+        let bytes = encode(value).map_err(ConflictableTransactionError::Abort)?;
+        self.put_raw(tree, key, &bytes)
+    }
+
+    pub(crate) fn put_raw(&self, tree: usize, key: Vec<u8>, value: &[u8]) -> TxResult<()> {
+        self.write(tree, key, Some(IVec::from(value)))
+    }
+
+    pub(crate) fn del(&self, tree: usize, key: &[u8]) -> TxResult<()> {
+        self.write(tree, key.to_vec(), None)
+    }
+
+    /// A fresh id from sled's monotonic generator (unique across restarts).
+    pub(crate) fn generate_id(&self) -> TxResult<u64> {
+        self.db
+            .generate_id()
+            .map_err(ConflictableTransactionError::Storage)
+    }
+
+    fn write(&self, tree: usize, key: Vec<u8>, value: Option<IVec>) -> TxResult<()> {
+        self.tree(tree)?;
+        match &value {
+            Some(v) => self.recorder.borrow_mut().put(tree, &key, v),
+            None => self.recorder.borrow_mut().remove(tree, &key),
+        }
+        self.pending
+            .borrow_mut()
+            .insert((tree, key.clone()), value.clone());
+        self.writes.borrow_mut().push(Write { tree, key, value });
+        Ok(())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.writes.borrow().is_empty()
+    }
+
+    /// The transaction's journal record so far (see [`Recorder::encode_record`]).
+    pub(crate) fn record(&self, lsn: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.recorder.borrow().encode_record(lsn, &mut out);
+        out
+    }
+
+    /// Applies the writes to sled, in order. The caller holds the commit lock.
+    pub(crate) fn apply(self) -> Result<(), StoreError> {
+        for w in self.writes.into_inner() {
+            // `write` checked the index against `allowed`, which is as long as `trees`.
+            let Some(tree) = self.trees.get(w.tree) else {
+                return Err(StoreError::Backend(format!("no tree {}", w.tree)));
+            };
+            match w.value {
+                Some(value) => tree.insert(w.key, value)?,
+                None => tree.remove(w.key)?,
+            };
+        }
+        Ok(())
+    }
+}
