@@ -40,6 +40,8 @@ struct Flushed {
 struct State {
     issued: u64,
     shutdown: bool,
+    /// The flusher is waiting on `wake` (so a new ticket must wake it).
+    waiting: bool,
 }
 
 #[derive(Debug)]
@@ -85,8 +87,12 @@ impl GroupCommit {
         let mut state = lock(&self.shared.state);
         state.issued += 1;
         let ticket = state.issued;
+        let waiting = state.waiting;
         drop(state);
-        self.shared.wake.notify_one();
+        // A busy flusher re-reads `issued` before its next sync; waking it is a syscall.
+        if waiting {
+            self.shared.wake.notify_one();
+        }
         ticket
     }
 
@@ -149,7 +155,9 @@ fn flush_loop(shared: &Shared, make_durable: &mut MakeDurable) {
         let target = {
             let mut state = lock(&shared.state);
             while state.issued <= covered && !state.shutdown {
+                state.waiting = true;
                 state = shared.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+                state.waiting = false;
             }
             if state.issued <= covered {
                 return; // shut down with nothing outstanding
