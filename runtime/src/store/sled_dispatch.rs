@@ -149,7 +149,7 @@ impl SledStore {
                 put_due(tx, now, org, &stored.id, &ids)?;
                 // One record for the event's fan-out (none -> pending for each listed
                 // dispatch) rather than one per dispatch: a publish is the hot path and each
-                // record is another tree insert under sled's transaction lock.
+                // record is another tree insert under the commit lock.
                 let detail = format!("dispatches {}", dispatch_ids.join(","));
                 let pending = Some(DispatchStatus::Pending.as_str());
                 tx.audit(

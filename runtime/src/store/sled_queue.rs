@@ -93,6 +93,16 @@ impl SledStore {
                 let mut keep: Vec<&str> = Vec::with_capacity(ids.len());
                 for id in &ids {
                     if pick.stale.contains(id) {
+                        // The scan found no pending row for it. A transaction being
+                        // applied can show its due entry before its rows (see `tx.rs`),
+                        // so look again now that none is: drop the id only if still so.
+                        let again = tx.get_dispatch(&dispatch_key(&pick.org, id))?;
+                        if let Some(mut d) = again {
+                            book.overlay(&mut d);
+                            if d.status == DispatchStatus::Pending {
+                                keep.push(id);
+                            }
+                        }
                         continue;
                     }
                     if !pick.chosen.contains(id) {

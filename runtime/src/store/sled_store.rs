@@ -174,6 +174,29 @@ fn open_trees(db: &sled::Db) -> StoreResult<Vec<sled::Tree>> {
         .collect::<Result<Vec<_>, _>>()?)
 }
 
+/// How long [`SledStore::open`] waits for a store dropped in this process to let go of
+/// its directory.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens sled, waiting (bounded) while its directory is locked: a store dropped in this
+/// process (a runtime restarted by an embedding gateway, or a test) releases the lock only
+/// when sled's IO threads have finished writing the buffers it had filled.
+fn open_when_unlocked(config: &sled::Config) -> StoreResult<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match config.open() {
+            // sled reports a held lock as an `Other` IO error naming it.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// A transaction's error as a store error.
 fn tx_error(e: ConflictableTransactionError<StoreError>) -> StoreError {
     match e {
@@ -191,13 +214,13 @@ impl SledStore {
     /// Writes are made durable by the journal in `dir/journal`, replayed here first if the
     /// last process stopped without a checkpoint.
     pub fn open(dir: impl AsRef<Path>) -> StoreResult<Self> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir.as_ref())
             // The journal makes writes durable and checkpoints flush sled; sled's own timer
             // would only add flushes.
             .flush_every_ms(None)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+            .mode(sled::Mode::HighThroughput);
+        let db = open_when_unlocked(&config)?;
         let trees = open_trees(&db)?;
         let (journal, next_lsn) = Journal::open(dir.as_ref(), &db, &trees, t::JOURNAL_META)?;
         let journal = Arc::new(journal);
