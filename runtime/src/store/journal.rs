@@ -27,7 +27,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -142,9 +142,6 @@ impl Segment {
 #[derive(Debug)]
 struct Writer {
     segment: Segment,
-    /// Set by a failed write or sync: the file may end in a torn record, so nothing may be
-    /// appended after it (recovery would stop at the tear and miss it).
-    failed: Option<String>,
 }
 
 /// Appends records and makes them durable; checkpoints in the background.
@@ -154,6 +151,11 @@ pub(crate) struct Journal {
     /// Encoded records appended since the last sync.
     pending: Mutex<Vec<u8>>,
     writer: Mutex<Writer>,
+    /// Set by a failed write or sync (the file may end in a torn record, so nothing may be
+    /// appended after it: recovery would stop at the tear and miss it) or by
+    /// [`Journal::poison`]. Not under `writer`: every transaction checks it, and the flusher
+    /// holds `writer` for a whole sync.
+    failed: OnceLock<String>,
     checkpoints: Mutex<Option<mpsc::Sender<u64>>>,
     checkpointer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -213,10 +215,8 @@ impl Journal {
             Journal {
                 dir: dir.to_path_buf(),
                 pending: Mutex::new(Vec::new()),
-                writer: Mutex::new(Writer {
-                    segment,
-                    failed: None,
-                }),
+                writer: Mutex::new(Writer { segment }),
+                failed: OnceLock::new(),
                 checkpoints: Mutex::new(Some(tx)),
                 checkpointer: Mutex::new(Some(checkpointer)),
             },
@@ -240,15 +240,12 @@ impl Journal {
     /// failed write: used when sled may hold part of a transaction.
     pub(crate) fn poison(&self, reason: String) {
         tracing::error!(%reason, "store journal poisoned; restart to recover");
-        let mut writer = lock(&self.writer);
-        if writer.failed.is_none() {
-            writer.failed = Some(reason);
-        }
+        let _ = self.failed.set(reason);
     }
 
     /// Why the journal refuses writes, if it does.
     pub(crate) fn failure(&self) -> Option<String> {
-        lock(&self.writer).failed.clone()
+        self.failed.get().cloned()
     }
 
     /// Writes and syncs every record appended before the call. Called by the group commit's
@@ -256,7 +253,7 @@ impl Journal {
     pub(crate) fn sync(&self) -> Result<(), String> {
         let bytes = std::mem::take(&mut *lock(&self.pending));
         let mut writer = lock(&self.writer);
-        if let Some(reason) = &writer.failed {
+        if let Some(reason) = self.failed.get() {
             return Err(format!("the journal failed earlier: {reason}"));
         }
         if bytes.is_empty() {
@@ -272,7 +269,7 @@ impl Journal {
                 "cannot write {}: {e}",
                 segment_path(&self.dir, segment.number).display()
             );
-            writer.failed = Some(reason.clone());
+            let _ = self.failed.set(reason.clone());
             return Err(reason);
         }
         segment.len += bytes.len() as u64;
@@ -463,6 +460,13 @@ mod tests {
         r
     }
 
+    /// Record `lsn` encoded as the journal (and sled's in-flight key) stores it.
+    fn encoded(lsn: u64, writes: &[TestWrite<'_>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        record(lsn, writes).encode_record(lsn, &mut out);
+        out
+    }
+
     /// Writes records into `store_dir/journal` as a running journal would, without
     /// touching the store's sled.
     fn write_journal(store_dir: &Path, records: &[(u64, Recorder)]) {
@@ -578,9 +582,7 @@ mod tests {
         trees[META]
             .insert(APPLIED_KEY, &4u64.to_le_bytes())
             .unwrap();
-        let mut inflight = Vec::new();
-        record(5, &[(A, b"row", Some(b"pending")), (B, b"due", Some(b"x"))])
-            .encode_record(5, &mut inflight);
+        let inflight = encoded(5, &[(A, b"row", Some(b"pending")), (B, b"due", Some(b"x"))]);
         trees[META].insert(INFLIGHT_KEY, inflight).unwrap();
         trees[A].insert(b"row", b"pending".as_slice()).unwrap();
         let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
@@ -593,8 +595,7 @@ mod tests {
     fn an_in_flight_record_sled_holds_in_full_is_not_replayed() {
         let dir = tempfile::tempdir().unwrap();
         let (db, trees) = db(dir.path());
-        let mut inflight = Vec::new();
-        record(5, &[(A, b"row", Some(b"pending"))]).encode_record(5, &mut inflight);
+        let inflight = encoded(5, &[(A, b"row", Some(b"pending"))]);
         trees[META].insert(INFLIGHT_KEY, inflight).unwrap();
         // A later transaction (6) changed the row without a new in-flight record reaching
         // sled (impossible in practice; it proves the LSN comparison decides).
@@ -614,8 +615,7 @@ mod tests {
     fn a_corrupt_in_flight_record_is_an_error_naming_the_journal() {
         let dir = tempfile::tempdir().unwrap();
         let (db, trees) = db(dir.path());
-        let mut inflight = Vec::new();
-        record(5, &[(A, b"row", Some(b"pending"))]).encode_record(5, &mut inflight);
+        let mut inflight = encoded(5, &[(A, b"row", Some(b"pending"))]);
         let last = inflight.len() - 1;
         inflight[last] ^= 0xff;
         trees[META].insert(INFLIGHT_KEY, inflight).unwrap();
@@ -681,7 +681,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, trees) = db(dir.path());
         let (journal, _) = Journal::open(dir.path(), &db, &trees, META).unwrap();
-        lock(&journal.writer).failed = Some("disk full".into());
+        let _ = journal.failed.set("disk full".into());
         journal.append(1, &record(1, &[(A, b"k", Some(b"v"))]));
         let err = journal.sync().unwrap_err();
         assert!(err.contains("disk full"), "{err}");

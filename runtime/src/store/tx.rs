@@ -62,8 +62,6 @@ pub(crate) struct Tx<'a> {
     writes: RefCell<Vec<Write>>,
     /// The latest pending value of each written key.
     pending: RefCell<Pending>,
-    /// The writes encoded for the journal.
-    recorder: RefCell<Recorder>,
 }
 
 impl<'a> Tx<'a> {
@@ -74,7 +72,6 @@ impl<'a> Tx<'a> {
             db,
             writes: RefCell::new(Vec::new()),
             pending: RefCell::new(HashMap::new()),
-            recorder: RefCell::new(Recorder::default()),
         }
     }
 
@@ -111,8 +108,12 @@ impl<'a> Tx<'a> {
     /// The value under `key`: this transaction's pending write if it made one, else sled's.
     pub(crate) fn get_raw(&self, tree: usize, key: &[u8]) -> TxResult<Option<IVec>> {
         let sled_tree = self.tree(tree)?;
-        if let Some(pending) = self.pending.borrow().get(&(tree, key.to_vec())) {
-            return Ok(pending.clone());
+        let pending = self.pending.borrow();
+        // Most reads come before any write: no key to copy for the lookup then.
+        if !pending.is_empty()
+            && let Some(value) = pending.get(&(tree, key.to_vec()))
+        {
+            return Ok(value.clone());
         }
         Ok(sled_tree.get(key)?)
     }
@@ -139,10 +140,6 @@ impl<'a> Tx<'a> {
 
     fn write(&self, tree: usize, key: Vec<u8>, value: Option<IVec>) -> TxResult<()> {
         self.tree(tree)?;
-        match &value {
-            Some(v) => self.recorder.borrow_mut().put(tree, &key, v),
-            None => self.recorder.borrow_mut().remove(tree, &key),
-        }
         self.pending
             .borrow_mut()
             .insert((tree, key.clone()), value.clone());
@@ -154,10 +151,18 @@ impl<'a> Tx<'a> {
         self.writes.borrow().is_empty()
     }
 
-    /// The transaction's journal record so far (see [`Recorder::encode_record`]).
+    /// The transaction's journal record: its writes in order (see
+    /// [`Recorder::encode_record`]).
     pub(crate) fn record(&self, lsn: u64) -> Vec<u8> {
+        let mut recorder = Recorder::default();
+        for w in self.writes.borrow().iter() {
+            match &w.value {
+                Some(v) => recorder.put(w.tree, &w.key, v),
+                None => recorder.remove(w.tree, &w.key),
+            }
+        }
         let mut out = Vec::new();
-        self.recorder.borrow().encode_record(lsn, &mut out);
+        recorder.encode_record(lsn, &mut out);
         out
     }
 
