@@ -36,7 +36,8 @@ use crate::auth::TokenStore;
 use crate::cache::ArtifactCache;
 use crate::catalog::Catalog;
 use crate::dispatch::{
-    AgentChoice, AgentRegistry, Dispatcher, RoutingServiceError, WorkerSettings, recover,
+    AgentChoice, AgentRegistry, DispatchPool, Dispatcher, RoutingServiceError, WorkerSettings,
+    recover,
 };
 use crate::engine::{Engine, EngineSettings};
 use crate::error::{RuntimeError, StoreError};
@@ -197,6 +198,12 @@ impl RuntimeBuilder {
                 "claim_batch must be at least 1".into(),
             ));
         }
+        if !(0..=19).contains(&w.nice) {
+            return Err(RuntimeError::InvalidConfig(format!(
+                "worker nice must be 0 to 19 (got {})",
+                w.nice
+            )));
+        }
         self.limits
             .validate()
             .map_err(|e| RuntimeError::InvalidConfig(e.to_string()))?;
@@ -244,7 +251,8 @@ impl RuntimeBuilder {
             capabilities,
             w,
         ));
-        let workers = dispatcher.start();
+        let pool = DispatchPool::start(&w)?;
+        let workers = dispatcher.start(&pool);
         Ok(Runtime {
             store,
             tokens,
@@ -252,6 +260,7 @@ impl RuntimeBuilder {
             engine,
             dispatcher,
             workers: Mutex::new(workers),
+            _pool: pool,
             disabled_events: Mutex::new(HashMap::new()),
             recovered: recovered.len(),
             published: AtomicU64::new(0),
@@ -294,6 +303,8 @@ pub struct Runtime {
     engine: Engine,
     dispatcher: Arc<Dispatcher>,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The threads the workers run on; dropped after them (see `Drop`).
+    _pool: DispatchPool,
     disabled_events: Mutex<HashMap<String, u64>>,
     recovered: usize,
     published: AtomicU64,

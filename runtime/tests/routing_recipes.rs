@@ -83,6 +83,7 @@ impl Recipes {
                 claim_batch: 4,
                 lease: Duration::from_secs(60),
                 idle_poll: Duration::from_millis(100),
+                ..WorkerSettings::default()
             })
             .agent(self.agent.clone());
         if let Some(config) = config {

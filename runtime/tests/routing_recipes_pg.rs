@@ -63,6 +63,7 @@ async fn quarantine_recipe_revokes_connect_on_a_real_postgres() {
             claim_batch: 4,
             lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(100),
+            ..WorkerSettings::default()
         })
         .agent(Arc::new(agent))
         .build()

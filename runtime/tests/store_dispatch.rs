@@ -408,3 +408,43 @@ async fn pagination_is_newest_first_and_bounded() {
     let zero = store.list_dispatches(ORG, &on, 0, 0).await.unwrap();
     assert_eq!((zero.page, zero.limit), (1, 50));
 }
+
+#[tokio::test]
+async fn a_claim_larger_than_one_transaction_takes_every_due_dispatch_once() {
+    // The store claims in transactions of a few dispatches each (so a publish never waits
+    // for a whole large claim); together they must still take each due dispatch once.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let (on, _) = setup(&store).await;
+    let mut ids = Vec::new();
+    for _ in 0..45 {
+        ids.extend(
+            store
+                .publish(ORG, event(None), std::slice::from_ref(&on))
+                .await
+                .unwrap()
+                .dispatch_ids,
+        );
+    }
+    let first = store.claim_due(later(), 40, LEASE, &all).await.unwrap();
+    assert_eq!(first.len(), 40, "a claim of 40 takes 40 when 45 are due");
+    let rest = store.claim_due(later(), 40, LEASE, &all).await.unwrap();
+    assert_eq!(rest.len(), 5, "the next claim takes the other 5");
+    let mut claimed: Vec<String> = first.iter().chain(&rest).map(|d| d.id.clone()).collect();
+    assert!(
+        first
+            .iter()
+            .chain(&rest)
+            .all(|d| d.status == DispatchStatus::Processing && d.attempt == 1)
+    );
+    claimed.sort();
+    ids.sort();
+    assert_eq!(claimed, ids, "every dispatch claimed exactly once");
+    assert!(
+        store
+            .claim_due(later(), 40, LEASE, &all)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -8,6 +8,7 @@
 mod agents;
 mod batch;
 mod error;
+mod pool;
 mod recovery;
 mod retry;
 mod worker;
@@ -26,6 +27,7 @@ use crate::store::Store;
 
 pub use agents::AgentRegistry;
 pub use error::{ErrorClass, RoutingServiceError};
+pub(crate) use pool::DispatchPool;
 pub use recovery::recover;
 pub use retry::{jittered, retry_due};
 pub use worker::OUTPUT_EXCERPT_BYTES;
@@ -42,6 +44,13 @@ pub struct WorkerSettings {
     /// An idle worker looks again after this long even without a wake-up (for retries that
     /// became due). New events never wait for it: they wake the workers at once.
     pub idle_poll: Duration,
+    /// Threads of the dispatch runtime the workers run on (0: one per core). They are
+    /// runbox's own, apart from the caller's tokio runtime (see `dispatch/pool.rs`).
+    pub threads: usize,
+    /// How much lower than the caller's the dispatch threads' CPU priority is (Linux nice
+    /// increment, 0 to 19; 0 keeps the same priority). Acknowledging an event comes first;
+    /// running its runbooks takes what CPU is left.
+    pub nice: i32,
 }
 
 impl Default for WorkerSettings {
@@ -51,6 +60,8 @@ impl Default for WorkerSettings {
             claim_batch: 64,
             lease: Duration::from_secs(300),
             idle_poll: Duration::from_millis(500),
+            threads: 0,
+            nice: 10,
         }
     }
 }
@@ -130,10 +141,10 @@ impl Dispatcher {
         self.wake.notify_waiters();
     }
 
-    /// Starts the pool; the handles end after [`Dispatcher::stop`].
-    pub(crate) fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+    /// Starts the workers on `pool`; the handles end after [`Dispatcher::stop`].
+    pub(crate) fn start(self: &Arc<Self>, pool: &DispatchPool) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.settings.workers)
-            .map(|n| tokio::spawn(worker::run(Arc::clone(self), n)))
+            .filter_map(|n| pool.spawn(worker::run(Arc::clone(self), n)))
             .collect()
     }
 

@@ -185,6 +185,7 @@ pub async fn start(
             claim_batch: 4,
             lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(100),
+            ..WorkerSettings::default()
         })
         .agent(agent)
         .build()
