@@ -66,6 +66,21 @@ async fn setup(store: &SledStore) -> (String, String) {
     (a.id, b.id)
 }
 
+/// Publishes `n` events to subscription `sub`; returns their dispatch ids, oldest first.
+async fn publish_events(store: &SledStore, sub: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.extend(
+            store
+                .publish(ORG, event(None), &[sub.to_string()])
+                .await
+                .unwrap()
+                .dispatch_ids,
+        );
+    }
+    ids
+}
+
 #[tokio::test]
 async fn claim_skips_offline_agents_then_finish_records_everything() {
     let dir = tempfile::tempdir().unwrap();
@@ -376,16 +391,7 @@ async fn pagination_is_newest_first_and_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let (on, _) = setup(&store).await;
-    let mut ids = Vec::new();
-    for _ in 0..120 {
-        ids.extend(
-            store
-                .publish(ORG, event(None), std::slice::from_ref(&on))
-                .await
-                .unwrap()
-                .dispatch_ids,
-        );
-    }
+    let mut ids = publish_events(&store, &on, 120).await;
     ids.reverse(); // newest first
     let p1 = store.list_dispatches(ORG, &on, 1, 50).await.unwrap();
     assert_eq!(
@@ -416,16 +422,7 @@ async fn a_claim_larger_than_one_transaction_takes_every_due_dispatch_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let (on, _) = setup(&store).await;
-    let mut ids = Vec::new();
-    for _ in 0..45 {
-        ids.extend(
-            store
-                .publish(ORG, event(None), std::slice::from_ref(&on))
-                .await
-                .unwrap()
-                .dispatch_ids,
-        );
-    }
+    let mut ids = publish_events(&store, &on, 45).await;
     let first = store.claim_due(later(), 40, LEASE, &all).await.unwrap();
     assert_eq!(first.len(), 40, "a claim of 40 takes 40 when 45 are due");
     let rest = store.claim_due(later(), 40, LEASE, &all).await.unwrap();

@@ -144,7 +144,7 @@ impl Dispatcher {
     /// Starts the workers on `pool`; the handles end after [`Dispatcher::stop`].
     pub(crate) fn start(self: &Arc<Self>, pool: &DispatchPool) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.settings.workers)
-            .filter_map(|n| pool.spawn(worker::run(Arc::clone(self), n)))
+            .map(|n| pool.spawn(worker::run(Arc::clone(self), n)))
             .collect()
     }
 

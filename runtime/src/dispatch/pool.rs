@@ -13,7 +13,7 @@
 
 use std::future::Future;
 
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::task::JoinHandle;
 
 use super::WorkerSettings;
@@ -23,6 +23,8 @@ use crate::error::RuntimeError;
 /// may be dropped inside the caller's runtime).
 #[derive(Debug)]
 pub(crate) struct DispatchPool {
+    handle: Handle,
+    /// Taken only by `Drop` (shutting down consumes the runtime).
     runtime: Option<Runtime>,
 }
 
@@ -44,17 +46,18 @@ impl DispatchPool {
                 RuntimeError::InvalidConfig(format!("cannot start the dispatch threads: {e}"))
             })?;
         Ok(DispatchPool {
+            handle: runtime.handle().clone(),
             runtime: Some(runtime),
         })
     }
 
     /// Runs `task` on the dispatch threads.
-    pub(crate) fn spawn<F>(&self, task: F) -> Option<JoinHandle<F::Output>>
+    pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.runtime.as_ref().map(|r| r.spawn(task))
+        self.handle.spawn(task)
     }
 }
 
@@ -92,55 +95,45 @@ fn lower_priority(_by: i32) {}
 mod tests {
     use super::*;
 
-    fn block_on<T>(task: JoinHandle<T>) -> Result<T, tokio::task::JoinError> {
+    /// The nice value and name of a pool thread started with `nice`.
+    fn pool_thread(nice: i32) -> (i32, Option<String>) {
+        let settings = WorkerSettings {
+            threads: 1,
+            nice,
+            ..WorkerSettings::default()
+        };
+        let pool = DispatchPool::start(&settings).expect("pool starts");
+        let task = pool.spawn(async {
+            let me = Some(rustix::thread::gettid());
+            (
+                rustix::process::getpriority_process(me).unwrap_or(-100),
+                std::thread::current().name().map(str::to_owned),
+            )
+        });
         tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a current-thread runtime")
             .block_on(task)
+            .expect("task ran")
+    }
+
+    fn own_nice() -> i32 {
+        rustix::process::getpriority_process(None).unwrap_or(0)
     }
 
     #[test]
     fn dispatch_threads_run_at_the_configured_lower_priority() {
-        let before = rustix::process::getpriority_process(None).unwrap_or(0);
-        let settings = WorkerSettings {
-            threads: 1,
-            nice: 5,
-            ..WorkerSettings::default()
-        };
-        let pool = DispatchPool::start(&settings).expect("pool starts");
-        let handle = pool
-            .spawn(async {
-                let me = Some(rustix::thread::gettid());
-                (
-                    rustix::process::getpriority_process(me).unwrap_or(-100),
-                    std::thread::current().name().map(str::to_owned),
-                )
-            })
-            .expect("pool is running");
-        let (nice, name) = block_on(handle).expect("task ran");
+        let before = own_nice();
+        let (nice, name) = pool_thread(5);
         assert_eq!(nice, (before + 5).min(19), "dispatch threads are niced");
         assert_eq!(name.as_deref(), Some("runbox-dispatch"));
         // The caller's thread keeps its priority.
-        assert_eq!(
-            rustix::process::getpriority_process(None).unwrap_or(0),
-            before
-        );
+        assert_eq!(own_nice(), before);
     }
 
     #[test]
     fn nice_zero_keeps_the_callers_priority() {
-        let before = rustix::process::getpriority_process(None).unwrap_or(0);
-        let settings = WorkerSettings {
-            threads: 1,
-            nice: 0,
-            ..WorkerSettings::default()
-        };
-        let pool = DispatchPool::start(&settings).expect("pool starts");
-        let handle = pool
-            .spawn(async {
-                rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap_or(-100)
-            })
-            .expect("pool is running");
-        assert_eq!(block_on(handle).expect("task ran"), before);
+        let before = own_nice();
+        assert_eq!(pool_thread(0).0, before);
     }
 }

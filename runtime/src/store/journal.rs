@@ -139,22 +139,18 @@ impl Segment {
     }
 }
 
-#[derive(Debug)]
-struct Writer {
-    segment: Segment,
-}
-
 /// Appends records and makes them durable; checkpoints in the background.
 #[derive(Debug)]
 pub(crate) struct Journal {
     dir: PathBuf,
     /// Encoded records appended since the last sync.
     pending: Mutex<Vec<u8>>,
-    writer: Mutex<Writer>,
+    /// The segment being appended to; held by the flusher for a whole write + sync.
+    segment: Mutex<Segment>,
     /// Set by a failed write or sync (the file may end in a torn record, so nothing may be
     /// appended after it: recovery would stop at the tear and miss it) or by
-    /// [`Journal::poison`]. Not under `writer`: every transaction checks it, and the flusher
-    /// holds `writer` for a whole sync.
+    /// [`Journal::poison`]. Not under `segment`: every transaction checks it, and the flusher
+    /// holds `segment` for a whole sync.
     failed: OnceLock<String>,
     checkpoints: Mutex<Option<mpsc::Sender<u64>>>,
     checkpointer: Mutex<Option<JoinHandle<()>>>,
@@ -215,7 +211,7 @@ impl Journal {
             Journal {
                 dir: dir.to_path_buf(),
                 pending: Mutex::new(Vec::new()),
-                writer: Mutex::new(Writer { segment }),
+                segment: Mutex::new(segment),
                 failed: OnceLock::new(),
                 checkpoints: Mutex::new(Some(tx)),
                 checkpointer: Mutex::new(Some(checkpointer)),
@@ -224,14 +220,9 @@ impl Journal {
         ))
     }
 
-    /// Queues a committed transaction's record; [`Journal::sync`] makes it durable. Call
-    /// with the commit lock held, so records queue in commit order.
-    #[cfg(test)]
-    pub(crate) fn append(&self, lsn: u64, writes: &Recorder) {
-        writes.encode_record(lsn, &mut lock(&self.pending));
-    }
-
-    /// Like [`Journal::append`], for a record already encoded (`Recorder::encode_record`).
+    /// Queues a committed transaction's record, encoded (`Recorder::encode_record`);
+    /// [`Journal::sync`] makes it durable. Call with the commit lock held, so records queue
+    /// in commit order.
     pub(crate) fn append_encoded(&self, record: &[u8]) {
         lock(&self.pending).extend_from_slice(record);
     }
@@ -252,14 +243,13 @@ impl Journal {
     /// flusher thread only.
     pub(crate) fn sync(&self) -> Result<(), String> {
         let bytes = std::mem::take(&mut *lock(&self.pending));
-        let mut writer = lock(&self.writer);
+        let mut segment = lock(&self.segment);
         if let Some(reason) = self.failed.get() {
             return Err(format!("the journal failed earlier: {reason}"));
         }
         if bytes.is_empty() {
             return Ok(());
         }
-        let segment = &mut writer.segment;
         let result = segment
             .file
             .write_all(&bytes)
@@ -274,17 +264,17 @@ impl Journal {
         }
         segment.len += bytes.len() as u64;
         if segment.len >= SEGMENT_BYTES || segment.opened.elapsed() >= CHECKPOINT_EVERY {
-            self.rotate(&mut writer);
+            self.rotate(&mut segment);
         }
         Ok(())
     }
 
     /// Starts the next segment and hands the closed one to the checkpoint thread. A failure
     /// only postpones the checkpoint: the current segment keeps growing.
-    fn rotate(&self, writer: &mut Writer) {
-        let closed = writer.segment.number;
+    fn rotate(&self, segment: &mut Segment) {
+        let closed = segment.number;
         match Segment::create(&self.dir, closed + 1) {
-            Ok(next) => writer.segment = next,
+            Ok(next) => *segment = next,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start a new journal segment; checkpoint postponed");
                 return;
@@ -448,7 +438,9 @@ mod tests {
     /// (tree, key, Some(value) for a put or None for a remove)
     type TestWrite<'a> = (usize, &'a [u8], Option<&'a [u8]>);
 
-    fn record(lsn: u64, writes: &[TestWrite<'_>]) -> Recorder {
+    /// Record `lsn` (its writes, then its LSN as a transaction stores it) encoded as the
+    /// journal (and sled's in-flight key) stores it.
+    fn encoded(lsn: u64, writes: &[TestWrite<'_>]) -> Vec<u8> {
         let mut r = Recorder::default();
         for (tree, key, value) in writes {
             match value {
@@ -457,23 +449,18 @@ mod tests {
             }
         }
         r.put(META, APPLIED_KEY, &lsn.to_le_bytes());
-        r
-    }
-
-    /// Record `lsn` encoded as the journal (and sled's in-flight key) stores it.
-    fn encoded(lsn: u64, writes: &[TestWrite<'_>]) -> Vec<u8> {
         let mut out = Vec::new();
-        record(lsn, writes).encode_record(lsn, &mut out);
+        r.encode_record(lsn, &mut out);
         out
     }
 
     /// Writes records into `store_dir/journal` as a running journal would, without
     /// touching the store's sled.
-    fn write_journal(store_dir: &Path, records: &[(u64, Recorder)]) {
+    fn write_journal(store_dir: &Path, records: &[Vec<u8>]) {
         let (db, trees) = db(&store_dir.join("scratch"));
         let (journal, _) = Journal::open(store_dir, &db, &trees, META).unwrap();
-        for (lsn, r) in records {
-            journal.append(*lsn, r);
+        for r in records {
+            journal.append_encoded(r);
         }
         journal.sync().unwrap();
     }
@@ -484,7 +471,7 @@ mod tests {
         let journal_dir = dir.path().join("journal");
         write_journal(
             dir.path(),
-            &[(7, record(7, &[(A, b"k1", Some(b"v1")), (B, b"k2", None)]))],
+            &[encoded(7, &[(A, b"k1", Some(b"v1")), (B, b"k2", None)])],
         );
         let (_, path) = segments(&journal_dir).unwrap().pop().unwrap();
         let records = read_segment(&path, false).unwrap();
@@ -519,14 +506,8 @@ mod tests {
         write_journal(
             dir.path(),
             &[
-                (
-                    1,
-                    record(1, &[(A, b"row", Some(b"pending")), (B, b"due", Some(b"x"))]),
-                ),
-                (
-                    2,
-                    record(2, &[(A, b"row", Some(b"delivered")), (B, b"due", None)]),
-                ),
+                encoded(1, &[(A, b"row", Some(b"pending")), (B, b"due", Some(b"x"))]),
+                encoded(2, &[(A, b"row", Some(b"delivered")), (B, b"due", None)]),
             ],
         );
         let (db, trees) = db(dir.path());
@@ -550,8 +531,8 @@ mod tests {
         write_journal(
             dir.path(),
             &[
-                (1, record(1, &[(A, b"row", Some(b"pending"))])),
-                (2, record(2, &[(B, b"other", Some(b"y"))])),
+                encoded(1, &[(A, b"row", Some(b"pending"))]),
+                encoded(2, &[(B, b"other", Some(b"y"))]),
             ],
         );
         let (db, trees) = db(dir.path());
@@ -631,8 +612,8 @@ mod tests {
         write_journal(
             dir.path(),
             &[
-                (1, record(1, &[(A, b"acked", Some(b"1"))])),
-                (2, record(2, &[(A, b"cut", Some(b"2"))])),
+                encoded(1, &[(A, b"acked", Some(b"1"))]),
+                encoded(2, &[(A, b"cut", Some(b"2"))]),
             ],
         );
         let (_, path) = segments(&journal_dir).unwrap().pop().unwrap();
@@ -654,7 +635,7 @@ mod tests {
     fn a_corrupt_record_before_the_last_segment_is_an_error_naming_the_journal() {
         let dir = tempfile::tempdir().unwrap();
         let journal_dir = dir.path().join("journal");
-        write_journal(dir.path(), &[(1, record(1, &[(A, b"k", Some(b"v"))]))]);
+        write_journal(dir.path(), &[encoded(1, &[(A, b"k", Some(b"v"))])]);
         let (_, first) = segments(&journal_dir).unwrap().pop().unwrap();
         let mut bytes = std::fs::read(&first).unwrap();
         let last = bytes.len() - 1;
@@ -682,7 +663,7 @@ mod tests {
         let (db, trees) = db(dir.path());
         let (journal, _) = Journal::open(dir.path(), &db, &trees, META).unwrap();
         let _ = journal.failed.set("disk full".into());
-        journal.append(1, &record(1, &[(A, b"k", Some(b"v"))]));
+        journal.append_encoded(&encoded(1, &[(A, b"k", Some(b"v"))]));
         let err = journal.sync().unwrap_err();
         assert!(err.contains("disk full"), "{err}");
     }
