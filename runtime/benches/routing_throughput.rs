@@ -37,6 +37,8 @@ const PACED_PUBLISHERS: usize = 16;
 const DELIVERY_BOUND: Duration = Duration::from_secs(30);
 /// Longest wait for the paced run's backlog to drain (reported, not required).
 const DRAIN_BOUND: Duration = Duration::from_secs(20);
+/// Pause after syncing between phases (see [`settle`]).
+const SETTLE: Duration = Duration::from_secs(3);
 
 fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -196,9 +198,18 @@ async fn paced(workers: usize) {
 
 async fn bench() {
     for workers in [2, 4] {
+        settle().await;
         throughput(workers).await;
     }
     for workers in [2, 4] {
+        settle().await;
         paced(workers).await;
     }
+}
+
+/// Lets the disk finish the previous phase's writes (and the discards of its deleted
+/// store) before the next phase starts, so a phase measures its own IO, not the last one's.
+async fn settle() {
+    rustix::fs::sync();
+    tokio::time::sleep(SETTLE).await;
 }

@@ -36,12 +36,27 @@ struct Flushed {
     failed: Option<(u64, String)>,
 }
 
+impl Flushed {
+    /// What became of `ticket`, once a flush covering it has ended.
+    fn verdict(&self, ticket: u64) -> Option<Result<(), StoreError>> {
+        if self.durable >= ticket {
+            return Some(Ok(()));
+        }
+        match &self.failed {
+            Some((g, reason)) if *g >= ticket => Some(Err(StoreError::NotDurable(reason.clone()))),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     issued: u64,
     shutdown: bool,
     /// The flusher is waiting on `wake` (so a new ticket must wake it).
     waiting: bool,
+    /// The flusher has stopped: no ticket issued now will be covered.
+    exited: bool,
 }
 
 #[derive(Debug)]
@@ -49,6 +64,8 @@ struct Shared {
     state: Mutex<State>,
     wake: Condvar,
     flushed: watch::Sender<Flushed>,
+    /// Notified (under `state`) after each flush, for [`SyncHandle`]'s blocking waits.
+    flush_ended: Condvar,
     flushes: AtomicU64,
     flush_nanos: AtomicU64,
 }
@@ -68,6 +85,7 @@ impl GroupCommit {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             flushed: watch::Sender::new(Flushed::default()),
+            flush_ended: Condvar::new(),
             flushes: AtomicU64::new(0),
             flush_nanos: AtomicU64::new(0),
         });
@@ -84,35 +102,22 @@ impl GroupCommit {
 
     /// Takes a ticket for writes that have committed; call after the transaction returns.
     pub(crate) fn ticket(&self) -> u64 {
-        let mut state = lock(&self.shared.state);
-        state.issued += 1;
-        let ticket = state.issued;
-        let waiting = state.waiting;
-        drop(state);
-        // A busy flusher re-reads `issued` before its next sync; waking it is a syscall.
-        if waiting {
-            self.shared.wake.notify_one();
-        }
-        ticket
+        self.shared.ticket()
     }
 
     /// Waits until a flush covering `ticket` completed.
     pub(crate) async fn wait(&self, ticket: u64) -> Result<(), StoreError> {
         let mut rx = self.shared.flushed.subscribe();
         let seen = rx
-            .wait_for(|f| {
-                f.durable >= ticket || f.failed.as_ref().is_some_and(|(g, _)| *g >= ticket)
-            })
+            .wait_for(|f| f.verdict(ticket).is_some())
             .await
             .map_err(|_| StoreError::Closed)?;
-        if seen.durable >= ticket {
-            return Ok(());
-        }
-        let reason = seen
-            .failed
-            .as_ref()
-            .map_or_else(String::new, |(_, e)| e.clone());
-        Err(StoreError::NotDurable(reason))
+        seen.verdict(ticket).unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// A handle for threads outside tokio (the applier) to wait for durability.
+    pub(crate) fn handle(&self) -> SyncHandle {
+        SyncHandle(Arc::clone(&self.shared))
     }
 
     /// Commits already applied become durable: ticket + wait.
@@ -149,6 +154,48 @@ impl Drop for GroupCommit {
     }
 }
 
+impl Shared {
+    fn ticket(&self) -> u64 {
+        let mut state = lock(&self.state);
+        state.issued += 1;
+        let ticket = state.issued;
+        let waiting = state.waiting;
+        drop(state);
+        // A busy flusher re-reads `issued` before its next sync; waking it is a syscall.
+        if waiting {
+            self.wake.notify_one();
+        }
+        ticket
+    }
+}
+
+/// Waits for durability from a plain thread.
+#[derive(Debug, Clone)]
+pub(crate) struct SyncHandle(Arc<Shared>);
+
+impl SyncHandle {
+    /// Blocks until every write committed before the call is durable.
+    pub(crate) fn durable(&self) -> Result<(), StoreError> {
+        let shared = &self.0;
+        let ticket = shared.ticket();
+        let mut state = lock(&shared.state);
+        loop {
+            if let Some(verdict) = shared.flushed.borrow().verdict(ticket) {
+                return verdict;
+            }
+            if state.exited {
+                return Err(StoreError::Closed);
+            }
+            // Timed only as a safety net: the flusher notifies under `state` after each flush.
+            state = shared
+                .flush_ended
+                .wait_timeout(state, std::time::Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
 fn flush_loop(shared: &Shared, make_durable: &mut MakeDurable) {
     let mut covered = 0u64;
     loop {
@@ -160,7 +207,10 @@ fn flush_loop(shared: &Shared, make_durable: &mut MakeDurable) {
                 state.waiting = false;
             }
             if state.issued <= covered {
-                return; // shut down with nothing outstanding
+                // Shut down with nothing outstanding.
+                state.exited = true;
+                shared.flush_ended.notify_all();
+                return;
             }
             state.issued
         };
@@ -177,6 +227,8 @@ fn flush_loop(shared: &Shared, make_durable: &mut MakeDurable) {
                 shared.flushed.send_modify(|f| f.failed = Some((target, e)));
             }
         }
+        let _state = lock(&shared.state);
+        shared.flush_ended.notify_all();
     }
 }
 

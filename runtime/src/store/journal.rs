@@ -10,25 +10,23 @@
 //! Layout: `<store>/journal/<segment number, 20 digits>.log`, each a sequence of records
 //! (format in `journal_record.rs`).
 //!
-//! Ordering: the store appends a transaction's record while it still holds the commit lock
-//! the transaction was applied under, so journal order is the order writes reach sled.
-//! Every journaled transaction also writes its LSN under [`APPLIED_KEY`] in sled, as its
-//! last write: after a crash, sled (whose recovered state is a prefix of its log) says
-//! which records it already holds, and replay applies only the later ones. Without that, a
-//! record replayed over a newer sled state (sled can persist a buffer the journal has not
-//! synced yet) would roll keys back. A transaction sled kept only part of is completed
-//! first, from the record it wrote before its other writes (see `tx.rs`).
+//! Ordering: the store appends a transaction's record while it still holds the commit lock,
+//! so journal order is commit order (LSN order). Committed writes reach sled later, in
+//! batches (`overlay.rs`, `applier.rs`), and only once their records are synced here;
+//! after each batch the applier writes the batch's last LSN under [`APPLIED_KEY`] in sled.
+//! After a crash, sled (whose recovered state is a prefix of its log) says which records it
+//! holds in full, and replay applies the later ones in order. sled may also hold part of
+//! the batch that was being applied: every such value comes from a synced record after the
+//! applied LSN, so replaying those records in order ends on the same values.
 //!
-//! Checkpoints: once a segment is large or old enough, the flusher starts a new one and the
-//! checkpoint thread flushes sled (every record of the old segment committed to sled
-//! before it was appended) and deletes the old segment.
+//! Checkpoints: once a segment is large or old enough, the flusher starts a new one; once
+//! the applier has put every record of the closed segment into sled, it flushes sled and
+//! deletes the segment ([`Journal::checkpoint`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 #[cfg(test)]
@@ -116,6 +114,8 @@ struct Segment {
     file: File,
     len: u64,
     opened: Instant,
+    /// The LSN of the last record written to it.
+    last_lsn: u64,
 }
 
 impl Segment {
@@ -135,6 +135,7 @@ impl Segment {
             file,
             len: 0,
             opened: Instant::now(),
+            last_lsn: 0,
         })
     }
 }
@@ -143,8 +144,10 @@ impl Segment {
 #[derive(Debug)]
 pub(crate) struct Journal {
     dir: PathBuf,
-    /// Encoded records appended since the last sync.
-    pending: Mutex<Vec<u8>>,
+    store_dir: PathBuf,
+    db: sled::Db,
+    /// Encoded records appended since the last sync, and the LSN of the last of them.
+    pending: Mutex<(Vec<u8>, u64)>,
     /// The segment being appended to; held by the flusher for a whole write + sync.
     segment: Mutex<Segment>,
     /// Set by a failed write or sync (the file may end in a torn record, so nothing may be
@@ -152,8 +155,8 @@ pub(crate) struct Journal {
     /// [`Journal::poison`]. Not under `segment`: every transaction checks it, and the flusher
     /// holds `segment` for a whole sync.
     failed: OnceLock<String>,
-    checkpoints: Mutex<Option<mpsc::Sender<u64>>>,
-    checkpointer: Mutex<Option<JoinHandle<()>>>,
+    /// Closed segments not yet checkpointed: (number, LSN of its last record).
+    closed: Mutex<Vec<(u64, u64)>>,
 }
 
 impl Journal {
@@ -176,7 +179,7 @@ impl Journal {
         for (i, (_, path)) in found.iter().enumerate() {
             for record in read_segment(path, i + 1 == found.len())? {
                 if record.lsn > applied {
-                    replay(trees, &record)?;
+                    replay(trees, meta, &record)?;
                     replayed += 1;
                 }
                 last = last.max(record.lsn);
@@ -196,25 +199,15 @@ impl Journal {
         }
         let next_segment = found.last().map_or(1, |(n, _)| n + 1);
         let segment = Segment::create(dir, next_segment)?;
-        let (tx, rx) = mpsc::channel();
-        let checkpointer = {
-            let db = db.clone();
-            let store_dir = store_dir.to_path_buf();
-            std::thread::Builder::new()
-                .name("runbox-store-checkpoint".into())
-                .spawn(move || checkpoint_loop(&rx, &db, &store_dir))
-                .map_err(|e| {
-                    StoreError::Backend(format!("cannot start the checkpoint thread: {e}"))
-                })?
-        };
         Ok((
             Journal {
                 dir: dir.to_path_buf(),
-                pending: Mutex::new(Vec::new()),
+                store_dir: store_dir.to_path_buf(),
+                db: db.clone(),
+                pending: Mutex::new((Vec::new(), last)),
                 segment: Mutex::new(segment),
                 failed: OnceLock::new(),
-                checkpoints: Mutex::new(Some(tx)),
-                checkpointer: Mutex::new(Some(checkpointer)),
+                closed: Mutex::new(Vec::new()),
             },
             last + 1,
         ))
@@ -223,8 +216,10 @@ impl Journal {
     /// Queues a committed transaction's record, encoded (`Recorder::encode_record`);
     /// [`Journal::sync`] makes it durable. Call with the commit lock held, so records queue
     /// in commit order.
-    pub(crate) fn append_encoded(&self, record: &[u8]) {
-        lock(&self.pending).extend_from_slice(record);
+    pub(crate) fn append_encoded(&self, lsn: u64, record: &[u8]) {
+        let mut pending = lock(&self.pending);
+        pending.0.extend_from_slice(record);
+        pending.1 = lsn;
     }
 
     /// Refuses every later sync (and so every acknowledgement) with `reason`, as after a
@@ -242,7 +237,10 @@ impl Journal {
     /// Writes and syncs every record appended before the call. Called by the group commit's
     /// flusher thread only.
     pub(crate) fn sync(&self) -> Result<(), String> {
-        let bytes = std::mem::take(&mut *lock(&self.pending));
+        let (bytes, last_lsn) = {
+            let mut pending = lock(&self.pending);
+            (std::mem::take(&mut pending.0), pending.1)
+        };
         let mut segment = lock(&self.segment);
         if let Some(reason) = self.failed.get() {
             return Err(format!("the journal failed earlier: {reason}"));
@@ -263,67 +261,53 @@ impl Journal {
             return Err(reason);
         }
         segment.len += bytes.len() as u64;
+        segment.last_lsn = last_lsn;
         if segment.len >= SEGMENT_BYTES || segment.opened.elapsed() >= CHECKPOINT_EVERY {
             self.rotate(&mut segment);
         }
         Ok(())
     }
 
-    /// Starts the next segment and hands the closed one to the checkpoint thread. A failure
-    /// only postpones the checkpoint: the current segment keeps growing.
+    /// Starts the next segment and queues the closed one for [`Journal::checkpoint`]. A
+    /// failure only postpones the checkpoint: the current segment keeps growing.
     fn rotate(&self, segment: &mut Segment) {
-        let closed = segment.number;
-        match Segment::create(&self.dir, closed + 1) {
+        let closed = (segment.number, segment.last_lsn);
+        match Segment::create(&self.dir, closed.0 + 1) {
             Ok(next) => *segment = next,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start a new journal segment; checkpoint postponed");
                 return;
             }
         }
-        if let Some(tx) = lock(&self.checkpoints).as_ref() {
-            // The thread only stops when the sender is dropped, below.
-            let _ = tx.send(closed);
-        }
+        lock(&self.closed).push(closed);
     }
 
-    /// Stops the checkpoint thread after the checkpoints already handed to it.
-    pub(crate) fn shutdown(&self) {
-        lock(&self.checkpoints).take();
-        if let Some(handle) = lock(&self.checkpointer).take() {
-            let _ = handle.join();
-        }
-    }
-}
-
-impl Drop for Journal {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-fn checkpoint_loop(rx: &mpsc::Receiver<u64>, db: &sled::Db, store_dir: &Path) {
-    let journal_dir = store_dir.join("journal");
-    while let Ok(mut closed) = rx.recv() {
-        // Several closed segments waiting: one flush covers them all.
-        while let Ok(later) = rx.try_recv() {
-            closed = later;
-        }
+    /// Deletes the closed segments whose records sled holds (all LSNs <= `applied`), after
+    /// making sled durable. Called by the applier after it applied a batch. A failure keeps
+    /// the segments for the next call (and for recovery).
+    pub(crate) fn checkpoint(&self, applied: u64) {
+        let done: Vec<u64> = lock(&self.closed)
+            .iter()
+            .filter(|(_, last)| *last <= applied)
+            .map(|(n, _)| *n)
+            .collect();
+        let Some(&newest) = done.last() else {
+            return;
+        };
         let started = Instant::now();
-        if let Err(e) = make_sled_durable(db, store_dir) {
+        if let Err(e) = make_sled_durable(&self.db, &self.store_dir) {
             tracing::error!(error = %e, "checkpoint: sled flush failed; the journal keeps its segments");
-            continue;
+            return;
         }
-        let removed = segments(&journal_dir).map(|all| {
-            all.into_iter()
-                .filter(|(n, _)| *n <= closed)
-                .map(|(_, path)| std::fs::remove_file(&path).map_err(|e| io("remove", &path, e)))
-                .collect::<Result<Vec<()>, StoreError>>()
-        });
-        if let Err(e) | Ok(Err(e)) = removed {
-            tracing::warn!(error = %e, "checkpoint: cannot remove replayed journal segments");
+        for number in &done {
+            let path = segment_path(&self.dir, *number);
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(error = %io("remove", &path, e), "checkpoint: cannot remove a replayed journal segment");
+            }
         }
+        lock(&self.closed).retain(|(n, _)| *n > newest);
         tracing::debug!(
-            segment = closed,
+            segment = newest,
             elapsed_ms = started.elapsed().as_millis(),
             "journal checkpoint"
         );
@@ -352,8 +336,9 @@ pub(crate) fn applied_lsn(meta: &sled::Tree) -> Result<u64, StoreError> {
 }
 
 /// Completes the transaction sled was applying when the process stopped, if sled kept only
-/// part of it: its record is the first write a transaction makes (see `tx.rs`). Returns
-/// sled's applied LSN afterwards.
+/// part of it, from the in-flight record stores of earlier versions wrote into sled before
+/// each transaction's writes (today's stores apply synced records only, see `overlay.rs`,
+/// and write none). Returns sled's applied LSN afterwards.
 fn complete_inflight(trees: &[sled::Tree], meta: usize) -> Result<u64, StoreError> {
     let applied = applied_lsn(&trees[meta])?;
     let Some(bytes) = trees[meta].get(INFLIGHT_KEY)? else {
@@ -372,13 +357,13 @@ fn complete_inflight(trees: &[sled::Tree], meta: usize) -> Result<u64, StoreErro
         applied,
         "sled holds part of a transaction; completing it from its in-flight record"
     );
-    replay(trees, &record)?;
+    replay(trees, meta, &record)?;
     applied_lsn(&trees[meta])
 }
 
-/// Applies one record's writes as one sled transaction (so a crash during recovery leaves
-/// sled at a record boundary, and its applied LSN true).
-fn replay(trees: &[sled::Tree], record: &Record) -> Result<(), StoreError> {
+/// Applies one record's writes and its LSN as [`APPLIED_KEY`] as one sled transaction (so
+/// a crash during recovery leaves sled at a record boundary, and its applied LSN true).
+fn replay(trees: &[sled::Tree], meta: usize, record: &Record) -> Result<(), StoreError> {
     use sled::transaction::{ConflictableTransactionError, Transactional};
     let writes = record.writes()?;
     for w in &writes {
@@ -402,6 +387,7 @@ fn replay(trees: &[sled::Tree], record: &Record) -> Result<(), StoreError> {
                 }
             }
         }
+        views[meta].insert(APPLIED_KEY, &record.lsn.to_le_bytes())?;
         Ok::<(), ConflictableTransactionError<StoreError>>(())
     })
     .map_err(|e| match e {
@@ -456,11 +442,16 @@ mod tests {
 
     /// Writes records into `store_dir/journal` as a running journal would, without
     /// touching the store's sled.
+    /// The LSN of an encoded record (after its length and checksum).
+    fn lsn_of(record: &[u8]) -> u64 {
+        u64::from_le_bytes(record[8..16].try_into().unwrap())
+    }
+
     fn write_journal(store_dir: &Path, records: &[Vec<u8>]) {
         let (db, trees) = db(&store_dir.join("scratch"));
         let (journal, _) = Journal::open(store_dir, &db, &trees, META).unwrap();
         for r in records {
-            journal.append_encoded(r);
+            journal.append_encoded(lsn_of(r), r);
         }
         journal.sync().unwrap();
     }
@@ -523,6 +514,32 @@ mod tests {
         let left = segments(&journal_dir).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(std::fs::metadata(&left[0].1).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_batch_sled_kept_part_of_is_replayed_to_the_values_it_ended_on() {
+        let dir = tempfile::tempdir().unwrap();
+        write_journal(
+            dir.path(),
+            &[
+                encoded(1, &[(A, b"row", Some(b"pending")), (B, b"due", Some(b"x"))]),
+                encoded(2, &[(A, b"row", Some(b"delivered")), (B, b"due", None)]),
+                encoded(3, &[(A, b"other", Some(b"z"))]),
+            ],
+        );
+        let (db, trees) = db(dir.path());
+        // The applier wrote part of the batch 1..=3 (the row's final value, in key order)
+        // and not its applied LSN when the process died.
+        trees[A].insert(b"row", b"delivered".as_slice()).unwrap();
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+        assert_eq!(next, 4);
+        assert_eq!(
+            trees[A].get(b"row").unwrap().unwrap().as_ref(),
+            b"delivered"
+        );
+        assert!(trees[B].get(b"due").unwrap().is_none());
+        assert_eq!(trees[A].get(b"other").unwrap().unwrap().as_ref(), b"z");
+        assert_eq!(applied_lsn(&trees[META]).unwrap(), 3);
     }
 
     #[test]
@@ -663,8 +680,32 @@ mod tests {
         let (db, trees) = db(dir.path());
         let (journal, _) = Journal::open(dir.path(), &db, &trees, META).unwrap();
         let _ = journal.failed.set("disk full".into());
-        journal.append_encoded(&encoded(1, &[(A, b"k", Some(b"v"))]));
+        journal.append_encoded(1, &encoded(1, &[(A, b"k", Some(b"v"))]));
         let err = journal.sync().unwrap_err();
         assert!(err.contains("disk full"), "{err}");
+    }
+
+    #[test]
+    fn a_closed_segment_is_deleted_only_once_sled_holds_its_last_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, trees) = db(dir.path());
+        let (journal, _) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+        for lsn in 1..=3 {
+            journal.append_encoded(lsn, &encoded(lsn, &[(A, b"k", Some(b"v"))]));
+        }
+        journal.sync().unwrap();
+        journal.rotate(&mut lock(&journal.segment));
+        let journal_dir = dir.path().join("journal");
+        assert_eq!(segments(&journal_dir).unwrap().len(), 2);
+        journal.checkpoint(2);
+        assert_eq!(
+            segments(&journal_dir).unwrap().len(),
+            2,
+            "record 3 is not in sled yet"
+        );
+        journal.checkpoint(3);
+        let left = segments(&journal_dir).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, 2, "the open segment stays");
     }
 }

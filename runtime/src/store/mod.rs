@@ -7,12 +7,14 @@
 //! `journal.rs`), so an acknowledged publish or transition is never lost when the process is
 //! killed.
 
+mod applier;
 mod claim_book;
 mod dispatch_row;
 mod group_commit;
 mod journal;
 mod journal_record;
 mod keys;
+mod overlay;
 mod sled_admin;
 mod sled_audit;
 mod sled_dispatch;
@@ -22,6 +24,7 @@ mod sled_store;
 mod sled_tokens;
 mod tx;
 mod types;
+mod view;
 
 use async_trait::async_trait;
 

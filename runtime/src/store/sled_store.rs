@@ -15,12 +15,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
+use super::applier::Applier;
 use super::claim_book::ClaimBook;
 use super::group_commit::GroupCommit;
-use super::journal::{APPLIED_KEY, Journal};
+use super::journal::Journal;
+use super::overlay::Overlay;
 use super::sled_end::{End, EndQueue};
-use super::tx::INFLIGHT_KEY;
 pub(crate) use super::tx::{Tx, TxResult, abort};
+use super::view::View;
 use super::{
     ClaimFilter, DispatchDetail, FinishOutcome, Page, PublishOutcome, RecoveryPolicy, Store,
     StoreResult, SubscriptionStats,
@@ -140,8 +142,12 @@ pub(crate) struct Inner {
     /// The write-ahead journal that makes writes durable (stores opened on a directory);
     /// without one, the group commit flushes sled instead.
     journal: Option<Arc<Journal>>,
-    /// Held across a transaction and the append of its journal record, so the journal's
-    /// order is sled's commit order; holds the next LSN to give out.
+    /// Committed writes not yet in sled, and the thread that moves them there (stores with
+    /// a journal; see `overlay.rs`).
+    overlay: Option<Arc<Overlay>>,
+    applier: Option<Applier>,
+    /// Held across a transaction, the append of its journal record and its commit to the
+    /// overlay, so journal order is commit order; holds the next LSN to give out.
     commit_order: Mutex<u64>,
     /// Claims whose runs have not all ended (see `sled_queue.rs`).
     pub(crate) claims: Mutex<ClaimBook>,
@@ -151,6 +157,23 @@ pub(crate) struct Inner {
     /// Test-only fault injection: publish aborts after writing its first dispatch.
     #[cfg(test)]
     pub(crate) fail_publish: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The applier's last round waits for a journal sync: stop it while the flusher
+        // (dropped with `commit`) still runs.
+        if let Some(applier) = &self.applier {
+            applier.stop();
+        }
+    }
+}
+
+/// The parts of a store with a journal.
+struct Journaled {
+    journal: Arc<Journal>,
+    overlay: Arc<Overlay>,
+    applier: Applier,
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -226,7 +249,20 @@ impl SledStore {
         let journal = Arc::new(journal);
         let syncer = Arc::clone(&journal);
         let commit = GroupCommit::start(Box::new(move || syncer.sync()))?;
-        Ok(Self::assemble(db, trees, commit, Some(journal), next_lsn))
+        let overlay = Arc::new(Overlay::new(trees.len()));
+        let applier = Applier::start(
+            Arc::clone(&overlay),
+            trees.clone(),
+            t::JOURNAL_META,
+            Arc::clone(&journal),
+            commit.handle(),
+        )?;
+        let journaled = Journaled {
+            journal,
+            overlay,
+            applier,
+        };
+        Ok(Self::assemble(db, trees, commit, Some(journaled), next_lsn))
     }
 
     /// A store on an already opened sled database (e.g. `sled::Config::temporary`), without
@@ -244,15 +280,21 @@ impl SledStore {
         db: sled::Db,
         trees: Vec<sled::Tree>,
         commit: GroupCommit,
-        journal: Option<Arc<Journal>>,
+        journaled: Option<Journaled>,
         next_lsn: u64,
     ) -> Self {
+        let (journal, overlay, applier) = match journaled {
+            Some(j) => (Some(j.journal), Some(j.overlay), Some(j.applier)),
+            None => (None, None, None),
+        };
         SledStore {
             inner: Arc::new(Inner {
                 trees,
                 admin: Mutex::new(()),
                 commit,
                 journal,
+                overlay,
+                applier,
                 commit_order: Mutex::new(next_lsn),
                 claims: Mutex::new(ClaimBook::default()),
                 ends: EndQueue::default(),
@@ -274,8 +316,9 @@ impl SledStore {
         self.inner.commit.flush_time()
     }
 
-    pub(crate) fn tree(&self, i: usize) -> &sled::Tree {
-        &self.inner.trees[i]
+    /// Tree `i` as readers see it: sled with the overlay's pending writes over it.
+    pub(crate) fn tree(&self, i: usize) -> View<'_> {
+        View::new(&self.inner.trees[i], i, self.inner.overlay.as_deref())
     }
 
     pub(crate) fn admin_lock(&self) -> MutexGuard<'_, ()> {
@@ -290,8 +333,9 @@ impl SledStore {
 
     /// Runs `f` as one transaction over the listed trees (naming them catches a write to
     /// a tree the operation should not touch). `f` runs once, under the commit lock, which
-    /// is held until its writes are applied and its journal record appended, so the
-    /// journal's order is the order writes reach sled (see `tx.rs`).
+    /// is held until its journal record is appended and its writes are committed (to the
+    /// overlay, or to sled for a store without a journal), so journal order is commit
+    /// order (see `tx.rs`).
     pub(crate) fn tx_on<A>(
         &self,
         trees: &[usize],
@@ -303,46 +347,31 @@ impl SledStore {
                 *slot = true;
             }
         }
-        if self.inner.journal.is_some() {
-            // Every journaled transaction also records its LSN there (see `journal.rs`).
-            allowed[t::JOURNAL_META] = true;
-        }
         let mut next_lsn = self
             .inner
             .commit_order
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         if let Some(reason) = self.inner.journal.as_ref().and_then(|j| j.failure()) {
-            // After a failed apply, sled's in-flight record must stay the one a restart
-            // completes; after a failed sync, nothing could be acknowledged anyway.
+            // After a failed sync, or a failed apply to sled, nothing could be
+            // acknowledged: a restart recovers sled from the journal.
             return Err(StoreError::NotDurable(reason));
         }
-        let tx = Tx::new(&self.inner.trees, &allowed, &self.inner.db);
+        let overlay = self.inner.overlay.as_deref();
+        let tx = Tx::new(&self.inner.trees, &allowed, &self.inner.db, overlay);
         let out = f(&tx).map_err(tx_error)?;
         if tx.is_empty() {
             return Ok(out);
         }
-        let Some(journal) = &self.inner.journal else {
+        let (Some(journal), Some(overlay)) = (&self.inner.journal, overlay) else {
             tx.apply()?;
             return Ok(out);
         };
         let lsn = *next_lsn;
-        // The LSN is the last write, recorded like the others, so replaying the record
-        // sets it too.
-        tx.put_raw(t::JOURNAL_META, APPLIED_KEY.to_vec(), &lsn.to_le_bytes())
-            .map_err(tx_error)?;
-        let record = tx.record(lsn);
-        let applied = self.inner.trees[t::JOURNAL_META]
-            .insert(INFLIGHT_KEY, record.as_slice())
-            .map_err(StoreError::from)
-            .and_then(|_| tx.apply());
-        if let Err(e) = applied {
-            // sled may now hold part of the transaction; nothing more may be acknowledged
-            // until a restart has completed it from the in-flight record.
-            journal.poison(format!("a transaction could not be applied to sled: {e}"));
-            return Err(e);
-        }
-        journal.append_encoded(&record);
+        // Journal first: once the overlay shows the writes, the applier may freeze them,
+        // and it waits for a sync that must include their record.
+        journal.append_encoded(lsn, &tx.record(lsn));
+        overlay.commit(lsn, tx.into_writes());
         *next_lsn += 1;
         Ok(out)
     }

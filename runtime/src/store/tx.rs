@@ -1,24 +1,21 @@
 //! The store's transactions: a closure reads through its own pending writes, and only if it
-//! succeeds are the writes applied to sled, one plain insert or remove at a time.
+//! succeeds are the writes committed: into the overlay (stores with a journal, see
+//! `overlay.rs`) or straight into sled, one plain insert or remove at a time.
 //!
 //! Why not sled's transactions: every sled transaction pins its log, which rolls the IO
 //! buffer twice and writes each roll with a synchronous `sync_file_range`, under sled's
 //! global write lock. On the reference VM that made a publish wait on two disk writes and
 //! made every writer queue behind them, although durability comes from the journal
 //! (`journal.rs`), not from sled. Here, writers are serialized by the store's commit lock
-//! (held by [`super::sled_store::SledStore::tx_on`] across the closure and the apply), so
+//! (held by [`super::sled_store::SledStore::tx_on`] across the closure and the commit), so
 //! a closure never conflicts and runs once.
 //!
-//! Atomicity after a crash (stores with a journal): the first sled write of a transaction
-//! is its whole journal record, under [`INFLIGHT_KEY`]; the last is its LSN, under
-//! [`super::journal::APPLIED_KEY`]. sled recovers a prefix of its log, so if any write of
-//! a transaction survived, its record did too, and recovery completes it (see
-//! `Journal::open`). Without this, sled could keep half of a transaction whose journal
-//! record never reached the disk.
+//! Atomicity after a crash (stores with a journal): sled only receives writes whose
+//! journal records are synced, and recovery replays those records in order (see
+//! `applier.rs`, `Journal::open`).
 //!
-//! Readers outside a transaction may see a transaction half applied, as they could already
-//! see a multi-key read interleave with commits; every reader tolerates an index entry
-//! without its row (it skips it).
+//! Readers outside a transaction may see a multi-key read interleave with commits; every
+//! reader tolerates an index entry without its row (it skips it).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -29,11 +26,12 @@ use sled::IVec;
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
 use super::journal_record::Recorder;
+use super::overlay::{Lookup, Overlay};
 use super::sled_store::{decode, encode, t};
 use crate::error::StoreError;
 
-/// Key (in the journal's meta tree) of the record of the last transaction applied to sled,
-/// written before its other writes.
+/// Key (in the journal's meta tree) where stores of earlier versions kept the record of the
+/// transaction being applied to sled; recovery still completes one it finds.
 pub(crate) const INFLIGHT_KEY: &[u8] = b"inflight_record";
 
 pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
@@ -59,17 +57,25 @@ pub(crate) struct Tx<'a> {
     trees: &'a [sled::Tree],
     allowed: &'a [bool],
     db: &'a sled::Db,
+    /// Committed writes sled does not hold yet (stores with a journal).
+    overlay: Option<&'a Overlay>,
     writes: RefCell<Vec<Write>>,
     /// The latest pending value of each written key.
     pending: RefCell<Pending>,
 }
 
 impl<'a> Tx<'a> {
-    pub(crate) fn new(trees: &'a [sled::Tree], allowed: &'a [bool], db: &'a sled::Db) -> Self {
+    pub(crate) fn new(
+        trees: &'a [sled::Tree],
+        allowed: &'a [bool],
+        db: &'a sled::Db,
+        overlay: Option<&'a Overlay>,
+    ) -> Self {
         Tx {
             trees,
             allowed,
             db,
+            overlay,
             writes: RefCell::new(Vec::new()),
             pending: RefCell::new(HashMap::new()),
         }
@@ -105,7 +111,8 @@ impl<'a> Tx<'a> {
         Ok(self.get_raw(tree, key)?.is_some())
     }
 
-    /// The value under `key`: this transaction's pending write if it made one, else sled's.
+    /// The value under `key`: this transaction's pending write if it made one, else the
+    /// latest committed one (overlay, then sled).
     pub(crate) fn get_raw(&self, tree: usize, key: &[u8]) -> TxResult<Option<IVec>> {
         let sled_tree = self.tree(tree)?;
         let pending = self.pending.borrow();
@@ -114,6 +121,9 @@ impl<'a> Tx<'a> {
             && let Some(value) = pending.get(&(tree, key.to_vec()))
         {
             return Ok(value.clone());
+        }
+        if let Some(Lookup::Written(value)) = self.overlay.map(|o| o.get(tree, key)) {
+            return Ok(value);
         }
         Ok(sled_tree.get(key)?)
     }
@@ -166,7 +176,16 @@ impl<'a> Tx<'a> {
         out
     }
 
-    /// Applies the writes to sled, in order. The caller holds the commit lock.
+    /// The writes, in the order the transaction made them, as (tree, key, value).
+    pub(crate) fn into_writes(self) -> impl Iterator<Item = (usize, Vec<u8>, Option<IVec>)> {
+        self.writes
+            .into_inner()
+            .into_iter()
+            .map(|w| (w.tree, w.key, w.value))
+    }
+
+    /// Applies the writes to sled, in order (stores without a journal). The caller holds
+    /// the commit lock.
     pub(crate) fn apply(self) -> Result<(), StoreError> {
         for w in self.writes.into_inner() {
             // `write` checked the index against `allowed`, which is as long as `trees`.

@@ -1,0 +1,282 @@
+//! [`View`]: a sled tree as readers outside a transaction see it, with the overlay's
+//! pending writes (see `overlay.rs`) laid over it. It has the few read methods of
+//! `sled::Tree` the store uses, with the same item types, so the read code does not know
+//! where a value is.
+
+use std::ops::{Bound, RangeBounds};
+
+use sled::IVec;
+
+use super::overlay::{Lookup, Overlay};
+
+type Entry = sled::Result<(IVec, IVec)>;
+
+/// One tree, overlay first.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    tree: &'a sled::Tree,
+    index: usize,
+    overlay: Option<&'a Overlay>,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn new(tree: &'a sled::Tree, index: usize, overlay: Option<&'a Overlay>) -> Self {
+        View {
+            tree,
+            index,
+            overlay,
+        }
+    }
+
+    pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> sled::Result<Option<IVec>> {
+        let key = key.as_ref();
+        match self.overlay.map(|o| o.get(self.index, key)) {
+            Some(Lookup::Written(value)) => Ok(value),
+            Some(Lookup::Absent) | None => self.tree.get(key),
+        }
+    }
+
+    /// Entries whose key is at least `start`, or below `end`, as `sled::Tree::range`.
+    pub(crate) fn range<R: RangeBounds<Vec<u8>>>(&self, range: R) -> Scan {
+        let lower = range.start_bound().cloned();
+        let upper = range.end_bound().cloned();
+        self.scan(lower, upper, None)
+    }
+
+    pub(crate) fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Scan {
+        let prefix = prefix.as_ref().to_vec();
+        self.scan(
+            Bound::Included(prefix.clone()),
+            Bound::Unbounded,
+            Some(prefix),
+        )
+    }
+
+    pub(crate) fn iter(&self) -> Scan {
+        self.scan(Bound::Unbounded, Bound::Unbounded, None)
+    }
+
+    /// Entries in the tree (walks it: tests only).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.iter().filter(Result::is_ok).count()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn scan(&self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, prefix: Option<Vec<u8>>) -> Scan {
+        let pending = self
+            .overlay
+            .map(|o| {
+                let mut entries = o.range(self.index, as_slice(&lower), as_slice(&upper));
+                if let Some(p) = &prefix {
+                    entries.retain(|(k, _)| k.starts_with(p));
+                }
+                entries
+            })
+            .unwrap_or_default();
+        let sled = match &prefix {
+            Some(p) => self.tree.scan_prefix(p),
+            None => self.tree.range((lower, upper)),
+        };
+        Scan {
+            pending: pending.into_iter(),
+            sled,
+            front: Heads::default(),
+            back: Heads::default(),
+        }
+    }
+}
+
+fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// The next entry of each side, taken but not yet returned.
+#[derive(Default)]
+struct Heads {
+    pending: Option<(IVec, Option<IVec>)>,
+    sled: Option<(IVec, IVec)>,
+}
+
+/// Which side's head comes next in the scan's direction.
+enum Next {
+    Pending,
+    Sled,
+    /// Same key: the pending write wins and sled's entry is dropped.
+    Both,
+}
+
+/// A merged scan: sled's entries with the overlay's pending writes applied. Iterate it in
+/// one direction (forward, or `rev()`), as every caller does; mixing both ends of one scan
+/// could return an entry twice.
+pub(crate) struct Scan {
+    pending: std::vec::IntoIter<(IVec, Option<IVec>)>,
+    sled: sled::Iter,
+    front: Heads,
+    back: Heads,
+}
+
+impl Scan {
+    pub(crate) fn keys(self) -> impl DoubleEndedIterator<Item = sled::Result<IVec>> {
+        self.map(|entry| entry.map(|(k, _)| k))
+    }
+
+    fn step(&mut self, forward: bool) -> Option<Entry> {
+        loop {
+            let heads = if forward {
+                &mut self.front
+            } else {
+                &mut self.back
+            };
+            if heads.pending.is_none() {
+                heads.pending = if forward {
+                    self.pending.next()
+                } else {
+                    self.pending.next_back()
+                };
+            }
+            if heads.sled.is_none() {
+                let next = if forward {
+                    self.sled.next()
+                } else {
+                    self.sled.next_back()
+                };
+                match next {
+                    Some(Ok(entry)) => heads.sled = Some(entry),
+                    Some(Err(e)) => return Some(Err(e)),
+                    None => {}
+                }
+            }
+            let next = match (&heads.pending, &heads.sled) {
+                (None, None) => return None,
+                (Some(_), None) => Next::Pending,
+                (None, Some(_)) => Next::Sled,
+                (Some((p, _)), Some((s, _))) => match (p.cmp(s), forward) {
+                    (std::cmp::Ordering::Equal, _) => Next::Both,
+                    (std::cmp::Ordering::Less, true) | (std::cmp::Ordering::Greater, false) => {
+                        Next::Pending
+                    }
+                    _ => Next::Sled,
+                },
+            };
+            match next {
+                Next::Sled => return heads.sled.take().map(Ok),
+                Next::Pending | Next::Both => {
+                    if matches!(next, Next::Both) {
+                        heads.sled = None;
+                    }
+                    if let Some((key, Some(value))) = heads.pending.take() {
+                        return Some(Ok((key, value)));
+                    }
+                    // A pending removal hides sled's entry; look further.
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        self.step(true)
+    }
+}
+
+impl DoubleEndedIterator for Scan {
+    fn next_back(&mut self) -> Option<Entry> {
+        self.step(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A sled tree with `base`, and an overlay with `pending` over it.
+    fn world(base: &[(&str, &str)], pending: &[(&str, Option<&str>)]) -> (sled::Db, Overlay) {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        for (k, v) in base {
+            db.insert(k, *v).unwrap();
+        }
+        let overlay = Overlay::new(1);
+        overlay.commit(
+            1,
+            pending.iter().map(|(k, v)| {
+                (
+                    0,
+                    k.as_bytes().to_vec(),
+                    v.map(|v| IVec::from(v.as_bytes())),
+                )
+            }),
+        );
+        (db, overlay)
+    }
+
+    fn strings(scan: impl Iterator<Item = Entry>) -> Vec<String> {
+        scan.map(|e| {
+            let (k, v) = e.unwrap();
+            format!(
+                "{}={}",
+                String::from_utf8_lossy(&k),
+                String::from_utf8_lossy(&v)
+            )
+        })
+        .collect()
+    }
+
+    const BASE: &[(&str, &str)] = &[("a", "1"), ("c", "1"), ("e", "1"), ("g", "1")];
+    const PENDING: &[(&str, Option<&str>)] = &[
+        ("b", Some("2")),
+        ("c", Some("2")),
+        ("e", None),
+        ("h", Some("2")),
+        ("x", None),
+    ];
+
+    #[test]
+    fn a_scan_shows_pending_writes_over_sled_in_either_direction() {
+        let (db, overlay) = world(BASE, PENDING);
+        let view = View::new(&db, 0, Some(&overlay));
+        let forward = strings(view.iter());
+        assert_eq!(forward, ["a=1", "b=2", "c=2", "g=1", "h=2"]);
+        let mut backward = strings(view.iter().rev());
+        backward.reverse();
+        assert_eq!(backward, forward);
+    }
+
+    #[test]
+    fn bounds_and_prefixes_apply_to_both_sides() {
+        let (db, overlay) = world(&[("pa", "1"), ("pc", "1"), ("q", "1")], PENDING);
+        overlay.commit(2, [(0, b"pb".to_vec(), Some(IVec::from(&b"2"[..])))]);
+        let view = View::new(&db, 0, Some(&overlay));
+        assert_eq!(strings(view.scan_prefix("p")), ["pa=1", "pb=2", "pc=1"]);
+        assert_eq!(
+            strings(view.range(b"c".to_vec()..)),
+            ["c=2", "h=2", "pa=1", "pb=2", "pc=1", "q=1"]
+        );
+        assert_eq!(strings(view.range(..b"c".to_vec())), ["b=2"]);
+    }
+
+    #[test]
+    fn a_point_read_prefers_the_overlay_and_falls_back_to_sled() {
+        let (db, overlay) = world(BASE, PENDING);
+        let view = View::new(&db, 0, Some(&overlay));
+        assert_eq!(view.get("c").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(view.get("e").unwrap(), None);
+        assert_eq!(view.get("g").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(view.len(), 5);
+        let plain = View::new(&db, 0, None);
+        assert_eq!(plain.get("e").unwrap().as_deref(), Some(&b"1"[..]));
+    }
+}
