@@ -71,11 +71,12 @@ impl<'a> View<'a> {
         let pending = self
             .overlay
             .map(|o| {
-                let mut entries = o.range(self.index, as_slice(&lower), as_slice(&upper));
-                if let Some(p) = &prefix {
-                    entries.retain(|(k, _)| k.starts_with(p));
-                }
-                entries
+                // A prefix scan copies only the prefix's range of the overlay.
+                let upper = match &prefix {
+                    Some(p) => prefix_end(p),
+                    None => upper.clone(),
+                };
+                o.range(self.index, as_slice(&lower), as_slice(&upper))
             })
             .unwrap_or_default();
         let sled = match &prefix {
@@ -89,6 +90,19 @@ impl<'a> View<'a> {
             back: Heads::default(),
         }
     }
+}
+
+/// The first key after every key that starts with `prefix` (unbounded for an empty prefix
+/// or one of 0xff bytes only).
+fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
 }
 
 fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
@@ -266,6 +280,18 @@ mod tests {
             ["c=2", "h=2", "pa=1", "pb=2", "pc=1", "q=1"]
         );
         assert_eq!(strings(view.range(..b"c".to_vec())), ["b=2"]);
+    }
+
+    #[test]
+    fn a_prefix_ends_just_after_its_last_key() {
+        assert_eq!(prefix_end(b"ab"), Bound::Excluded(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Bound::Excluded(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), Bound::Unbounded);
+        let (db, overlay) = world(&[], &[("b", Some("2"))]);
+        db.insert(b"a\xff1", b"1".as_slice()).unwrap();
+        overlay.commit(2, [(0, b"a\xff2".to_vec(), Some(IVec::from(&b"2"[..])))]);
+        let view = View::new(&db, 0, Some(&overlay));
+        assert_eq!(view.scan_prefix(b"a\xff").count(), 2);
     }
 
     #[test]
