@@ -31,15 +31,11 @@ struct Target {
     sync: SyncHandle,
 }
 
-#[derive(Debug, Default)]
-struct Control {
-    stop: bool,
-}
-
 /// The applier thread; [`Applier::stop`] (or drop) runs a last round first.
 #[derive(Debug)]
 pub(crate) struct Applier {
-    control: Arc<(Mutex<Control>, Condvar)>,
+    /// Whether to stop, and its signal.
+    control: Arc<(Mutex<bool>, Condvar)>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -51,7 +47,7 @@ impl Applier {
         journal: Arc<Journal>,
         sync: SyncHandle,
     ) -> Result<Self, StoreError> {
-        let control = Arc::new((Mutex::new(Control::default()), Condvar::new()));
+        let control = Arc::new((Mutex::new(false), Condvar::new()));
         let target = Target {
             overlay,
             trees,
@@ -73,7 +69,7 @@ impl Applier {
     /// Applies what is left and stops the thread.
     pub(crate) fn stop(&self) {
         let (lock, wake) = &*self.control;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).stop = true;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
         wake.notify_all();
         let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = handle {
@@ -88,16 +84,16 @@ impl Drop for Applier {
     }
 }
 
-fn run(control: &(Mutex<Control>, Condvar), target: &Target) {
+fn run(control: &(Mutex<bool>, Condvar), target: &Target) {
     let (lock, wake) = control;
     let mut healthy = true;
     loop {
         let stopping = {
             let state = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let (state, _) = wake
-                .wait_timeout_while(state, APPLY_EVERY, |s| !s.stop)
+            let (stop, _) = wake
+                .wait_timeout_while(state, APPLY_EVERY, |stop| !*stop)
                 .unwrap_or_else(|p| p.into_inner());
-            state.stop
+            *stop
         };
         if healthy && let Err(e) = round(target) {
             target.journal.poison(format!(

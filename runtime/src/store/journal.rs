@@ -223,7 +223,7 @@ impl Journal {
     }
 
     /// Refuses every later sync (and so every acknowledgement) with `reason`, as after a
-    /// failed write: used when sled may hold part of a transaction.
+    /// failed write: used when the applier could not write a batch to sled.
     pub(crate) fn poison(&self, reason: String) {
         tracing::error!(%reason, "store journal poisoned; restart to recover");
         let _ = self.failed.set(reason);
@@ -442,6 +442,11 @@ mod tests {
 
     /// Writes records into `store_dir/journal` as a running journal would, without
     /// touching the store's sled.
+    /// Records `lsn` as the last transaction sled holds.
+    fn set_applied(trees: &[sled::Tree], lsn: u64) {
+        trees[META].insert(APPLIED_KEY, &lsn.to_le_bytes()).unwrap();
+    }
+
     /// The LSN of an encoded record (after its length and checksum).
     fn lsn_of(record: &[u8]) -> u64 {
         u64::from_le_bytes(record[8..16].try_into().unwrap())
@@ -553,12 +558,10 @@ mod tests {
             ],
         );
         let (db, trees) = db(dir.path());
-        // sled persisted transactions 1 and 2 and a later one (3) whose record the crash cut
-        // before it was synced: replaying 1 would roll the row back to pending.
+        // sled holds transactions up to 3 (its applied LSN), which set the row to
+        // delivered: replaying 1 would roll it back to pending.
         trees[A].insert(b"row", b"delivered".as_slice()).unwrap();
-        trees[META]
-            .insert(APPLIED_KEY, &3u64.to_le_bytes())
-            .unwrap();
+        set_applied(&trees, 3);
         let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
         assert_eq!(
             trees[A].get(b"row").unwrap().unwrap().as_ref(),
@@ -577,9 +580,7 @@ mod tests {
         let (db, trees) = db(dir.path());
         // Transaction 5 (never synced to the journal) stored its record, then its first
         // write; the crash came before its second write and its LSN.
-        trees[META]
-            .insert(APPLIED_KEY, &4u64.to_le_bytes())
-            .unwrap();
+        set_applied(&trees, 4);
         let inflight = encoded(5, &[(A, b"row", Some(b"pending")), (B, b"due", Some(b"x"))]);
         trees[META].insert(INFLIGHT_KEY, inflight).unwrap();
         trees[A].insert(b"row", b"pending".as_slice()).unwrap();
@@ -598,9 +599,7 @@ mod tests {
         // A later transaction (6) changed the row without a new in-flight record reaching
         // sled (impossible in practice; it proves the LSN comparison decides).
         trees[A].insert(b"row", b"delivered".as_slice()).unwrap();
-        trees[META]
-            .insert(APPLIED_KEY, &6u64.to_le_bytes())
-            .unwrap();
+        set_applied(&trees, 6);
         let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
         assert_eq!(
             trees[A].get(b"row").unwrap().unwrap().as_ref(),

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use sled::IVec;
@@ -62,9 +62,6 @@ struct Maps {
 #[derive(Debug)]
 pub(crate) struct Overlay {
     maps: RwLock<Maps>,
-    /// Signalled when a frozen generation is released.
-    released: Condvar,
-    released_lock: Mutex<()>,
 }
 
 /// What the overlay says about a key.
@@ -83,8 +80,6 @@ impl Overlay {
                 active: Generation::new(trees),
                 frozen: None,
             }),
-            released: Condvar::new(),
-            released_lock: Mutex::new(()),
         }
     }
 
@@ -164,14 +159,9 @@ impl Overlay {
             return;
         }
         tracing::warn!("store overlay full: writes wait for sled to catch up");
-        let mut guard = self.released_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Rare (sled far behind), so a poll: a release then costs nothing when no one waits.
         while full(&self.read()) {
-            // Timed: a release between the check and the wait is then only a short delay.
-            guard = self
-                .released
-                .wait_timeout(guard, Duration::from_millis(10))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -191,8 +181,6 @@ impl Overlay {
     /// Drops the frozen generation: sled holds all of it now.
     pub(crate) fn release(&self) {
         self.write().frozen = None;
-        let _guard = self.released_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.released.notify_all();
     }
 }
 

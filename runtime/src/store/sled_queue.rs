@@ -93,9 +93,10 @@ impl SledStore {
                 let mut keep: Vec<&str> = Vec::with_capacity(ids.len());
                 for id in &ids {
                     if pick.stale.contains(id) {
-                        // The scan found no pending row for it. A transaction being
-                        // applied can show its due entry before its rows (see `tx.rs`),
-                        // so look again now that none is: drop the id only if still so.
+                        // The scan found no pending row for it. In a store without a
+                        // journal a transaction is applied to sled one write at a time,
+                        // so the scan can see its due entry before its rows: look again
+                        // now that none is being applied, and drop the id only if still so.
                         let again = tx.get_dispatch(&dispatch_key(&pick.org, id))?;
                         if let Some(mut d) = again {
                             book.overlay(&mut d);

@@ -139,13 +139,9 @@ pub(crate) struct Inner {
     /// transaction): connection rename/delete and subscription create/update/delete.
     admin: Mutex<()>,
     pub(crate) commit: GroupCommit,
-    /// The write-ahead journal that makes writes durable (stores opened on a directory);
-    /// without one, the group commit flushes sled instead.
-    journal: Option<Arc<Journal>>,
-    /// Committed writes not yet in sled, and the thread that moves them there (stores with
-    /// a journal; see `overlay.rs`).
-    overlay: Option<Arc<Overlay>>,
-    applier: Option<Applier>,
+    /// The journal, overlay and applier of a store opened on a directory; without them,
+    /// writes go straight to sled and the group commit flushes sled.
+    journaled: Option<Journaled>,
     /// Held across a transaction, the append of its journal record and its commit to the
     /// overlay, so journal order is commit order; holds the next LSN to give out.
     commit_order: Mutex<u64>,
@@ -163,16 +159,20 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The applier's last round waits for a journal sync: stop it while the flusher
         // (dropped with `commit`) still runs.
-        if let Some(applier) = &self.applier {
-            applier.stop();
+        if let Some(j) = &self.journaled {
+            j.applier.stop();
         }
     }
 }
 
 /// The parts of a store with a journal.
+#[derive(Debug)]
 struct Journaled {
+    /// The write-ahead journal that makes writes durable.
     journal: Arc<Journal>,
+    /// Committed writes not yet in sled (see `overlay.rs`).
     overlay: Arc<Overlay>,
+    /// The thread that moves them there.
     applier: Applier,
 }
 
@@ -283,18 +283,12 @@ impl SledStore {
         journaled: Option<Journaled>,
         next_lsn: u64,
     ) -> Self {
-        let (journal, overlay, applier) = match journaled {
-            Some(j) => (Some(j.journal), Some(j.overlay), Some(j.applier)),
-            None => (None, None, None),
-        };
         SledStore {
             inner: Arc::new(Inner {
                 trees,
                 admin: Mutex::new(()),
                 commit,
-                journal,
-                overlay,
-                applier,
+                journaled,
                 commit_order: Mutex::new(next_lsn),
                 claims: Mutex::new(ClaimBook::default()),
                 ends: EndQueue::default(),
@@ -318,7 +312,11 @@ impl SledStore {
 
     /// Tree `i` as readers see it: sled with the overlay's pending writes over it.
     pub(crate) fn tree(&self, i: usize) -> View<'_> {
-        View::new(&self.inner.trees[i], i, self.inner.overlay.as_deref())
+        View::new(&self.inner.trees[i], i, self.overlay())
+    }
+
+    fn overlay(&self) -> Option<&Overlay> {
+        self.inner.journaled.as_ref().map(|j| &*j.overlay)
     }
 
     pub(crate) fn admin_lock(&self) -> MutexGuard<'_, ()> {
@@ -352,26 +350,26 @@ impl SledStore {
             .commit_order
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(reason) = self.inner.journal.as_ref().and_then(|j| j.failure()) {
+        let journaled = self.inner.journaled.as_ref();
+        if let Some(reason) = journaled.and_then(|j| j.journal.failure()) {
             // After a failed sync, or a failed apply to sled, nothing could be
             // acknowledged: a restart recovers sled from the journal.
             return Err(StoreError::NotDurable(reason));
         }
-        let overlay = self.inner.overlay.as_deref();
-        let tx = Tx::new(&self.inner.trees, &allowed, &self.inner.db, overlay);
+        let tx = Tx::new(&self.inner.trees, &allowed, &self.inner.db, self.overlay());
         let out = f(&tx).map_err(tx_error)?;
         if tx.is_empty() {
             return Ok(out);
         }
-        let (Some(journal), Some(overlay)) = (&self.inner.journal, overlay) else {
+        let Some(j) = journaled else {
             tx.apply()?;
             return Ok(out);
         };
         let lsn = *next_lsn;
         // Journal first: once the overlay shows the writes, the applier may freeze them,
         // and it waits for a sync that must include their record.
-        journal.append_encoded(lsn, &tx.record(lsn));
-        overlay.commit(lsn, tx.into_writes());
+        j.journal.append_encoded(lsn, &tx.record(lsn));
+        j.overlay.commit(lsn, tx.into_writes());
         *next_lsn += 1;
         Ok(out)
     }

@@ -26,8 +26,9 @@ use sled::IVec;
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
 use super::journal_record::Recorder;
-use super::overlay::{Lookup, Overlay};
+use super::overlay::Overlay;
 use super::sled_store::{decode, encode, t};
+use super::view::View;
 use crate::error::StoreError;
 
 /// Key (in the journal's meta tree) where stores of earlier versions kept the record of the
@@ -122,10 +123,7 @@ impl<'a> Tx<'a> {
         {
             return Ok(value.clone());
         }
-        if let Some(Lookup::Written(value)) = self.overlay.map(|o| o.get(tree, key)) {
-            return Ok(value);
-        }
-        Ok(sled_tree.get(key)?)
+        Ok(View::new(sled_tree, tree, self.overlay).get(key)?)
     }
 
     pub(crate) fn put<T: Serialize>(&self, tree: usize, key: Vec<u8>, value: &T) -> TxResult<()> {
