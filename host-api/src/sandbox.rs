@@ -3,7 +3,8 @@
 //!
 //! Everything that can be built once is built in [`Sandbox::new`] (linker) or
 //! [`Sandbox::prepare`] (type-checked `InstancePre`); a run only creates its store data,
-//! the store, and the instance.
+//! the store, and the instance. [`Sandbox::standby`] and [`Sandbox::run_on`] move the
+//! instance's creation and teardown off the run's path (see [`crate::standby`]).
 
 use crate::bindings::RunbookPre;
 use crate::capabilities::Capabilities;
@@ -12,6 +13,7 @@ use crate::error::{ErrorCode, Failure, HostError};
 use crate::limits::Limits;
 use crate::outcome::{RunOutcome, Usage};
 use crate::output::cap_text;
+use crate::standby::{Spent, Standby};
 use crate::state::HostState;
 use crate::wasi_ctx::{PAYLOAD_ENV, command_env};
 use crate::{Invocation, RunError, RunbookInfo};
@@ -25,7 +27,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::I32Exit;
-use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::p2::bindings::{Command, CommandPre};
 
 /// How long past the deadline the outer timeout waits. The epoch callback normally stops
 /// the guest at the deadline; the outer timeout catches a guest blocked in a host call.
@@ -161,6 +163,38 @@ impl fmt::Debug for Sandbox {
     }
 }
 
+/// A component's instance, with typed access to its exports.
+pub(crate) enum Instantiated {
+    Runbook(crate::bindings::Runbook),
+    Command(Command),
+}
+
+/// Where a run's instance comes from.
+enum Target<'a> {
+    /// Instantiated during the run, in a new store.
+    Fresh(&'a Prepared),
+    /// Made ahead by [`Sandbox::standby`].
+    Standby(Standby),
+}
+
+impl Target<'_> {
+    fn kind(&self) -> ComponentKind {
+        match self {
+            Target::Fresh(prepared) => prepared.kind(),
+            Target::Standby(standby) => standby.kind(),
+        }
+    }
+
+    /// The target's store, if it already has one (given back unused when a run is
+    /// refused before it starts).
+    fn into_spent(self) -> Spent {
+        match self {
+            Target::Fresh(_) => Spent::none(),
+            Target::Standby(standby) => Spent(Some(standby.store)),
+        }
+    }
+}
+
 /// What to call on the instance.
 enum Call<'a> {
     Describe,
@@ -184,12 +218,13 @@ enum Stopped {
     Interrupted,
 }
 
-/// A finished execution with everything needed to report on it.
+/// A finished execution with everything needed to report on it; its store (whose data
+/// holds what the run captured) is still alive.
 struct Execution {
     returned: Result<Returned, Stopped>,
     fuel_used: u64,
     duration: Duration,
-    state: HostState,
+    store: Store<HostState>,
 }
 
 impl Sandbox {
@@ -307,14 +342,14 @@ impl Sandbox {
             );
             let exec = self
                 .execute(
-                    prepared,
+                    Target::Fresh(prepared),
                     limits,
                     state,
                     Call::Describe,
                     std::future::pending(),
                 )
                 .await;
-            let facts = facts(&exec, limits);
+            let facts = facts(exec.store.data(), exec.fuel_used, limits);
             match exec.returned {
                 Ok(Returned::Info(info)) => Ok(Some(info)),
                 Ok(_) => Err(Failure::new(
@@ -346,37 +381,114 @@ impl Sandbox {
         request: RunRequest,
         interrupt: impl Future<Output = ()> + Send,
     ) -> RunOutcome {
+        let (outcome, spent) = self
+            .run_target(Target::Fresh(prepared), request, interrupt)
+            .await;
+        drop(spent);
+        outcome
+    }
+
+    /// Instantiates `prepared` ahead of a run under a memory cap of `limits` (see
+    /// [`crate::standby`]). No guest code runs. Fails as the instantiation of a run would
+    /// (e.g. `memory_limit` when the initial memory exceeds the cap).
+    pub async fn standby(&self, prepared: &Prepared, limits: &Limits) -> Result<Standby, Failure> {
+        limits
+            .validate()
+            .map_err(|e| Failure::new(ErrorCode::Internal, format!("invalid limits: {e}")))?;
+        let state = HostState::new(
+            limits,
+            &Capabilities::default(),
+            "standby".into(),
+            None,
+            &[],
+        );
+        let mut store = self.new_store(state);
+        arm(&mut store, limits.fuel, limits, Instant::now());
+        let made = tokio::time::timeout(
+            limits.timeout + OUTER_GRACE,
+            instantiate(&prepared.inner.pre, &mut store),
+        )
+        .await;
+        match made {
+            Ok(Ok(instance)) => {
+                let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+                Ok(Standby {
+                    store,
+                    instance,
+                    prepared: prepared.clone(),
+                    memory_cap: limits.memory_bytes,
+                    fuel_used,
+                })
+            }
+            Ok(Err(e)) => {
+                let facts = facts(store.data(), 0, limits);
+                Err(classify(e, &facts))
+            }
+            Err(_) => Err(deadline_exceeded(limits.timeout)),
+        }
+    }
+
+    /// Runs one invocation of `prepared`, on `standby` when given one made from it (by
+    /// [`Sandbox::standby`]) under the request's memory cap, otherwise on a fresh
+    /// instance (a standby that does not fit is dropped); the outcome is the same either
+    /// way. The finished store comes back as [`Spent`], for the caller to drop off its
+    /// latency path.
+    pub async fn run_on(
+        &self,
+        prepared: &Prepared,
+        standby: Option<Standby>,
+        request: RunRequest,
+    ) -> (RunOutcome, Spent) {
+        let usable = standby.filter(|s| {
+            s.fits(&request.limits) && Arc::ptr_eq(&s.prepared().inner, &prepared.inner)
+        });
+        let target = match usable {
+            Some(standby) => Target::Standby(standby),
+            None => Target::Fresh(prepared),
+        };
+        self.run_target(target, request, std::future::pending())
+            .await
+    }
+
+    async fn run_target(
+        &self,
+        target: Target<'_>,
+        request: RunRequest,
+        interrupt: impl Future<Output = ()> + Send,
+    ) -> (RunOutcome, Spent) {
         let span = tracing::info_span!(
             "run",
             dispatch_id = %request.invocation.dispatch_id,
             attempt = request.invocation.attempt,
-            kind = prepared.kind().as_str(),
+            kind = target.kind().as_str(),
+            standby = matches!(target, Target::Standby(_)),
         );
-        self.run_inner(prepared, request, interrupt)
+        self.run_inner(target, request, interrupt)
             .instrument(span)
             .await
     }
 
     async fn run_inner(
         &self,
-        prepared: &Prepared,
+        target: Target<'_>,
         request: RunRequest,
         interrupt: impl Future<Output = ()> + Send,
-    ) -> RunOutcome {
+    ) -> (RunOutcome, Spent) {
         let RunRequest {
             invocation,
             limits,
             capabilities,
         } = request;
         if let Err(e) = limits.validate() {
-            return not_started(
+            let refused = not_started(
                 &limits,
                 Failure::new(ErrorCode::Internal, format!("invalid limits: {e}")),
             );
+            return (refused, target.into_spent());
         }
         let payload_bytes = invocation.payload.len() + invocation.params.len();
         if payload_bytes > limits.payload_bytes {
-            return not_started(
+            let refused = not_started(
                 &limits,
                 Failure::new(
                     ErrorCode::PayloadTooLarge,
@@ -386,8 +498,9 @@ impl Sandbox {
                     ),
                 ),
             );
+            return (refused, target.into_spent());
         }
-        let kind = prepared.kind();
+        let kind = target.kind();
         let env = match kind {
             ComponentKind::Command => command_env(&invocation),
             // A session hook gets hoop's payload variable whatever its kind, so a hook
@@ -408,10 +521,8 @@ impl Sandbox {
             ComponentKind::Runbook => Call::Run(&invocation),
             ComponentKind::Command => Call::Command,
         };
-        let exec = self
-            .execute(prepared, &limits, state, call, interrupt)
-            .await;
-        let outcome = finish(exec, &limits, kind);
+        let exec = self.execute(target, &limits, state, call, interrupt).await;
+        let (outcome, store) = finish(exec, &limits, kind);
         match &outcome.result {
             Ok(_) => tracing::info!(
                 fuel_used = outcome.usage.fuel_used,
@@ -429,41 +540,41 @@ impl Sandbox {
                 f.message
             ),
         }
-        outcome
+        (outcome, Spent(Some(store)))
     }
 
-    /// Instantiates and calls under the limits; the store is dropped before returning.
+    /// A store for `state`, with its memory limiter installed.
+    fn new_store(&self, state: HostState) -> Store<HostState> {
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store
+    }
+
+    /// Instantiates (unless the target is a standby) and calls under the limits.
     async fn execute(
         &self,
-        prepared: &Prepared,
+        target: Target<'_>,
         limits: &Limits,
         state: HostState,
         call: Call<'_>,
         interrupt: impl Future<Output = ()> + Send,
     ) -> Execution {
         let started = Instant::now();
-        let mut store = Store::new(&self.inner.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        // Checked in `Sandbox::new`; a failure here leaves the budget at zero, which fails
-        // closed (the first instruction runs out of fuel).
-        let _ = store.set_fuel(limits.fuel);
-        // Fuel is injected in slices: at the end of each slice wasmtime writes the count
-        // back and yields. That keeps `fuel_used` accurate (to one slice) when a run is
-        // stopped by the epoch deadline, whose check does not write the count back, and
-        // lets the outer timeout fire even if no epoch ticker runs.
-        let _ = store.fuel_async_yield_interval(Some(FUEL_SLICE));
-        let deadline = started + limits.timeout;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(Trap::Interrupt.into())
-            } else {
-                // Yield on every tick so one guest cannot hog an executor thread.
-                Ok(UpdateDeadline::Yield(1))
+        let (mut store, ready, fuel_used) = match target {
+            Target::Fresh(prepared) => (self.new_store(state), Ready::Pre(&prepared.inner.pre), 0),
+            Target::Standby(standby) => {
+                let (store, instance, fuel_used) = standby.into_run(state);
+                (store, Ready::Instance(instance), fuel_used)
             }
-        });
+        };
+        arm(
+            &mut store,
+            limits.fuel.saturating_sub(fuel_used),
+            limits,
+            started,
+        );
         let outer = limits.timeout + OUTER_GRACE;
-        let guarded = tokio::time::timeout(outer, call_guest(prepared, &mut store, call));
+        let guarded = tokio::time::timeout(outer, call_guest(ready, &mut store, call));
         let returned = tokio::select! {
             result = guarded => match result {
                 Ok(Ok(returned)) => Ok(returned),
@@ -482,49 +593,80 @@ impl Sandbox {
             }
         };
         let remaining = store.get_fuel().unwrap_or(0);
-        let duration = started.elapsed();
         Execution {
             returned,
             fuel_used: limits.fuel.saturating_sub(remaining),
-            duration,
-            state: store.into_data(),
+            duration: started.elapsed(),
+            store,
         }
     }
+}
+
+/// Gives the store `fuel` (what is left of the run's budget) and the run's wall-clock
+/// deadline (`limits.timeout` from `started`).
+fn arm(store: &mut Store<HostState>, fuel: u64, limits: &Limits, started: Instant) {
+    // Checked in `Sandbox::new`; a failure here leaves the budget at zero, which fails
+    // closed (the first instruction runs out of fuel).
+    let _ = store.set_fuel(fuel);
+    // Fuel is injected in slices: at the end of each slice wasmtime writes the count
+    // back and yields. That keeps `fuel_used` accurate (to one slice) when a run is
+    // stopped by the epoch deadline, whose check does not write the count back, and
+    // lets the outer timeout fire even if no epoch ticker runs.
+    let _ = store.fuel_async_yield_interval(Some(FUEL_SLICE));
+    let deadline = started + limits.timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(Trap::Interrupt.into())
+        } else {
+            // Yield on every tick so one guest cannot hog an executor thread.
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+}
+
+/// What a run calls into: a component still to instantiate, or an instance made ahead.
+enum Ready<'a> {
+    Pre(&'a Pre),
+    Instance(Instantiated),
+}
+
+async fn instantiate(pre: &Pre, store: &mut Store<HostState>) -> wasmtime::Result<Instantiated> {
+    Ok(match pre {
+        Pre::Runbook(pre) => Instantiated::Runbook(pre.instantiate_async(&mut *store).await?),
+        Pre::Command(pre) => Instantiated::Command(pre.instantiate_async(&mut *store).await?),
+    })
 }
 
 async fn call_guest(
-    prepared: &Prepared,
+    ready: Ready<'_>,
     store: &mut Store<HostState>,
     call: Call<'_>,
 ) -> wasmtime::Result<Returned> {
-    match (&prepared.inner.pre, call) {
-        (Pre::Runbook(pre), Call::Describe) => {
-            let instance = pre.instantiate_async(&mut *store).await?;
+    let instance = match ready {
+        Ready::Pre(pre) => instantiate(pre, store).await?,
+        Ready::Instance(instance) => instance,
+    };
+    match (&instance, call) {
+        (Instantiated::Runbook(instance), Call::Describe) => {
             Ok(Returned::Info(instance.call_describe(&mut *store).await?))
         }
-        (Pre::Runbook(pre), Call::Run(invocation)) => {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            Ok(Returned::Run(
-                instance.call_run(&mut *store, invocation).await?,
-            ))
-        }
-        (Pre::Runbook(_), Call::Command) => Err(wasmtime::Error::msg(
+        (Instantiated::Runbook(instance), Call::Run(invocation)) => Ok(Returned::Run(
+            instance.call_run(&mut *store, invocation).await?,
+        )),
+        (Instantiated::Runbook(_), Call::Command) => Err(wasmtime::Error::msg(
             "a runbook component cannot be run as a command",
         )),
-        (Pre::Command(pre), _) => {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            Ok(Returned::Command(
-                instance.wasi_cli_run().call_run(&mut *store).await?,
-            ))
-        }
+        (Instantiated::Command(instance), _) => Ok(Returned::Command(
+            instance.wasi_cli_run().call_run(&mut *store).await?,
+        )),
     }
 }
 
-fn facts(exec: &Execution, limits: &Limits) -> RunFacts {
-    let state = &exec.state;
+fn facts(state: &HostState, fuel_used: u64, limits: &Limits) -> RunFacts {
     RunFacts {
         fuel_budget: limits.fuel,
-        fuel_used: exec.fuel_used,
+        fuel_used,
         timeout: limits.timeout,
         memory_exceeded: state.limiter.exceeded(),
         hostcall_exceeded: state
@@ -539,11 +681,18 @@ fn facts(exec: &Execution, limits: &Limits) -> RunFacts {
     }
 }
 
-/// Turns an execution into the run's outcome.
-fn finish(exec: Execution, limits: &Limits, kind: ComponentKind) -> RunOutcome {
-    let facts = facts(&exec, limits);
-    let mut truncated_bytes = exec.state.output.dropped_bytes();
-    let (result, exit_code) = match exec.returned {
+/// Turns an execution into the run's outcome; the store comes back for the caller to drop.
+fn finish(exec: Execution, limits: &Limits, kind: ComponentKind) -> (RunOutcome, Store<HostState>) {
+    let Execution {
+        returned,
+        fuel_used,
+        duration,
+        mut store,
+    } = exec;
+    let state = store.data_mut();
+    let facts = facts(state, fuel_used, limits);
+    let mut truncated_bytes = state.output.dropped_bytes();
+    let (result, exit_code) = match returned {
         Ok(Returned::Run(Ok(output))) => {
             let (output, dropped) = cap_text(output, limits.output_bytes);
             truncated_bytes += dropped;
@@ -574,21 +723,22 @@ fn finish(exec: Execution, limits: &Limits, kind: ComponentKind) -> RunOutcome {
         Err(Stopped::Timeout) => (Err(deadline_exceeded(limits.timeout)), None),
         Err(Stopped::Interrupted) => (Err(interrupted()), None),
     };
-    RunOutcome {
+    let outcome = RunOutcome {
         result,
         exit_code,
         console: facts.console,
         truncated_bytes,
-        logs: exec.state.logs,
+        logs: std::mem::take(&mut state.logs),
         denials: facts.denials,
         usage: Usage {
             fuel_budget: limits.fuel,
-            fuel_used: exec.fuel_used,
+            fuel_used,
             memory_cap: limits.memory_bytes,
-            peak_memory_bytes: exec.state.limiter.peak_bytes(),
-            duration: exec.duration,
+            peak_memory_bytes: state.limiter.peak_bytes(),
+            duration,
         },
-    }
+    };
+    (outcome, store)
 }
 
 fn interrupted() -> Failure {

@@ -296,3 +296,150 @@ async fn interrupt_stops_the_run_with_usage() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(outcome.usage.fuel_used > 0);
 }
+
+/// A command that fails when it finds its own mark in memory (left by an earlier run of
+/// the same instance), then leaves the mark.
+const MARKS_ITS_MEMORY: &str = "(if (i32.load (i32.const 0)) (then (return (i32.const 1)))) \
+     (i32.store (i32.const 0) (i32.const 1)) i32.const 0";
+
+#[tokio::test]
+async fn standby_runs_see_a_fresh_instance_each() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(&engine, MARKS_ITS_MEMORY))
+        .unwrap();
+    let limits = Limits::default();
+    for _ in 0..3 {
+        let standby = sandbox.standby(&prepared, &limits).await.unwrap();
+        assert_eq!(standby.kind(), ComponentKind::Command);
+        let (outcome, spent) = sandbox
+            .run_on(&prepared, Some(standby), request(limits.clone()))
+            .await;
+        assert_eq!(outcome.result, Ok(String::new()), "{outcome:?}");
+        drop(spent);
+        let cold = sandbox.run(&prepared, request(limits.clone())).await;
+        assert_eq!(cold.result, Ok(String::new()), "{cold:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_standby_run_reports_what_a_fresh_run_does() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(
+            &engine,
+            "(drop (memory.grow (i32.const 3))) i32.const 0",
+        ))
+        .unwrap();
+    let limits = Limits::default();
+    let fresh = sandbox.run(&prepared, request(limits.clone())).await;
+    let standby = sandbox.standby(&prepared, &limits).await.unwrap();
+    let (on_standby, _spent) = sandbox
+        .run_on(&prepared, Some(standby), request(limits.clone()))
+        .await;
+    assert!(on_standby.is_ok(), "{on_standby:?}");
+    assert_eq!(on_standby.result, fresh.result);
+    assert_eq!(on_standby.exit_code, fresh.exit_code);
+    // The instance's first page was counted when the standby was made; the run's
+    // growth adds to it, as in a fresh run.
+    assert_eq!(on_standby.usage.peak_memory_bytes, 4 * 65536);
+    assert_eq!(
+        on_standby.usage.peak_memory_bytes,
+        fresh.usage.peak_memory_bytes
+    );
+    assert_eq!(on_standby.usage.fuel_used, fresh.usage.fuel_used);
+    assert!(on_standby.usage.fuel_used > 0);
+}
+
+#[tokio::test]
+async fn a_standby_made_under_another_memory_cap_is_not_used() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(
+            &engine,
+            "(drop (memory.grow (i32.const 5))) i32.const 0",
+        ))
+        .unwrap();
+    let roomy = Limits {
+        memory_bytes: 10 * 65536,
+        ..Limits::default()
+    };
+    let tight = Limits {
+        memory_bytes: 2 * 65536,
+        ..Limits::default()
+    };
+    let standby = sandbox.standby(&prepared, &roomy).await.unwrap();
+    assert!(standby.fits(&roomy));
+    assert!(!standby.fits(&tight));
+    // Run under the tight cap: the roomy standby would let the growth pass.
+    let (outcome, _spent) = sandbox
+        .run_on(&prepared, Some(standby), request(tight))
+        .await;
+    assert_eq!(
+        outcome.failure().map(|f| f.code),
+        Some(ErrorCode::MemoryLimit),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_standby_of_another_component_is_not_used() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let fails = sandbox.prepare(&command(&engine, "i32.const 1")).unwrap();
+    let succeeds = sandbox.prepare(&command(&engine, "i32.const 0")).unwrap();
+    let standby = sandbox.standby(&fails, &Limits::default()).await.unwrap();
+    let (outcome, _spent) = sandbox
+        .run_on(&succeeds, Some(standby), request(Limits::default()))
+        .await;
+    assert_eq!(outcome.result, Ok(String::new()), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_standby_whose_memory_exceeds_the_cap_is_refused_as_memory_limit() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let two_pages = r#"(component
+        (core module $m (memory 2) (func (export "f") (result i32) i32.const 0))
+        (core instance $i (instantiate $m))
+        (func $run (result (result)) (canon lift (core func $i "f")))
+        (instance $cli (export "run" (func $run)))
+        (export "wasi:cli/run@0.2.12" (instance $cli))
+    )"#;
+    let prepared = sandbox
+        .prepare(&Component::new(&engine, two_pages).unwrap())
+        .unwrap();
+    let one_page = Limits {
+        memory_bytes: 65536,
+        ..Limits::default()
+    };
+    let failure = sandbox.standby(&prepared, &one_page).await.unwrap_err();
+    assert_eq!(failure.code, ErrorCode::MemoryLimit, "{failure:?}");
+}
+
+#[tokio::test]
+async fn a_run_refused_before_it_starts_leaves_the_standby_unused() {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox
+        .prepare(&command(&engine, MARKS_ITS_MEMORY))
+        .unwrap();
+    // The payload and params are `{}` and `{}`.
+    let limits = Limits {
+        payload_bytes: 3,
+        ..Limits::default()
+    };
+    let standby = sandbox.standby(&prepared, &limits).await.unwrap();
+    let (outcome, spent) = sandbox
+        .run_on(&prepared, Some(standby), request(limits))
+        .await;
+    assert_eq!(
+        outcome.failure().map(|f| f.code),
+        Some(ErrorCode::PayloadTooLarge)
+    );
+    assert_eq!(outcome.usage.fuel_used, 0);
+    assert!(format!("{spent:?}").contains("true"), "{spent:?}");
+}

@@ -3,8 +3,13 @@
 //! `cargo bench -p runbox --bench hook_invocation` (release). The hook reads hoop's
 //! payload and prints `payload_len=<bytes>`:
 //! - **runbox**: the hook as a component taken from the repository snapshot; one
-//!   invocation = build hoop's payload + run it in the sandbox (new store, instantiate from
-//!   the cached `InstancePre`, call, drop). Written two ways: the hoop way, a plain
+//!   invocation = build hoop's payload + run it in the sandbox the way session hooks run
+//!   (`Engine::run_with_standby`: on the component's standby instance, made ahead from the
+//!   cached `InstancePre`; the spent store is dropped and the next standby made once the
+//!   run has answered, which the hook runner does in a task of its own and this benchmark
+//!   does inline, untimed, before the next invocation). Also measured cold, as dispatches run
+//!   (`Engine::run`: new store, instantiate, call and drop, all inline), which is the CPU
+//!   one invocation costs. Written two ways: the hoop way, a plain
 //!   `wasi:cli/command` reading `HOOP_RUNBOOK_HOOK_PAYLOAD` (fixture `hook-payload-len`, as
 //!   `hoop-hooks/session-open`), and with the SDK, reading the same text from its
 //!   invocation (fixture `sdk-hook-payload-len`, as `hoop-hooks/session-close`). Also the
@@ -36,7 +41,13 @@ use runbox::{EngineSettings, HookSettings, RepoConfig, Runtime, SessionInfo};
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-const RUNBOX_RUNS: usize = 5_000;
+/// Runs per runbox hook: 5,000, or `RUNBOX_BENCH_HOOK_RUNS` (e.g. more to profile the loop).
+fn runbox_runs() -> usize {
+    std::env::var("RUNBOX_BENCH_HOOK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000)
+}
 const E2E_RUNS: usize = 300;
 const NATIVE_RUNS: usize = 300;
 const PYTHON_RUNS: usize = 60;
@@ -92,8 +103,17 @@ fn fmt(d: Duration) -> String {
     }
 }
 
-/// One sandboxed hook invocation as the runner does it.
-async fn invoke(rt: &Runtime, handle: &RunbookHandle, n: usize) -> Duration {
+/// How the runbox hook is run.
+#[derive(Clone, Copy)]
+enum Path {
+    /// As session hooks run: on a standby instance, teardown after answering.
+    Standby,
+    /// Everything inline on a fresh instance.
+    Cold,
+}
+
+/// One sandboxed hook invocation.
+async fn invoke(rt: &Runtime, handle: &RunbookHandle, n: usize, path: Path) -> Duration {
     let started = Instant::now();
     let payload = HookPayload::open(
         &session(&format!("s{n}")),
@@ -112,10 +132,45 @@ async fn invoke(rt: &Runtime, handle: &RunbookHandle, n: usize) -> Duration {
         limits: Limits::default(),
         capabilities: Capabilities::default(),
     };
-    let outcome = rt.engine().run(handle.prepared(), request).await;
-    let elapsed = started.elapsed();
+    let (outcome, elapsed) = match path {
+        Path::Standby => {
+            let (outcome, aftercare) = rt
+                .engine()
+                .run_with_standby(&handle.component, request)
+                .await;
+            let elapsed = started.elapsed();
+            // As the hook runner does after the result, but on this thread (untimed).
+            aftercare.finish().await;
+            (outcome, elapsed)
+        }
+        Path::Cold => {
+            let outcome = rt.engine().run(handle.prepared(), request).await;
+            (outcome, started.elapsed())
+        }
+    };
     assert!(outcome.is_ok(), "{outcome:?}");
     elapsed
+}
+
+/// p50/p99 of the two hooks run `runs` times each along `path`, open and close
+/// alternating as real sessions' do (after 200 unmeasured rounds).
+async fn measure(
+    rt: &Runtime,
+    [open, close]: [&RunbookHandle; 2],
+    path: Path,
+    runs: usize,
+) -> (Stats, Stats) {
+    for n in 0..200 {
+        invoke(rt, open, n, path).await;
+        invoke(rt, close, n, path).await;
+    }
+    let mut opens = Vec::with_capacity(runs);
+    let mut closes = Vec::with_capacity(runs);
+    for n in 0..runs {
+        opens.push(invoke(rt, open, n, path).await);
+        closes.push(invoke(rt, close, n, path).await);
+    }
+    (stats(opens), stats(closes))
 }
 
 fn spawn(cmd: &mut Command, payload: &str) -> Duration {
@@ -176,16 +231,9 @@ async fn bench() {
         sample.len()
     );
 
-    for n in 0..200 {
-        invoke(&rt, &open, n).await;
-        invoke(&rt, &close, n).await;
-    }
-    let mut plain_samples = Vec::with_capacity(RUNBOX_RUNS);
-    let mut sdk_samples = Vec::with_capacity(RUNBOX_RUNS);
-    for n in 0..RUNBOX_RUNS {
-        plain_samples.push(invoke(&rt, &open, n).await);
-        sdk_samples.push(invoke(&rt, &close, n).await);
-    }
+    let runbox_runs = runbox_runs();
+    let (plain, sdk) = measure(&rt, [&open, &close], Path::Standby, runbox_runs).await;
+    let (plain_cold, sdk_cold) = measure(&rt, [&open, &close], Path::Cold, runbox_runs).await;
     let mut e2e = Vec::with_capacity(E2E_RUNS);
     for n in 0..E2E_RUNS {
         let started = Instant::now();
@@ -206,20 +254,30 @@ async fn bench() {
         python.push(spawn(Command::new("python3").args(["-c", PYTHON]), &sample));
     }
 
-    let plain = stats(plain_samples);
-    let sdk = stats(sdk_samples);
     let rows = [
         (
-            "runbox: plain-command hook, hoop style (payload + sandboxed run)",
+            "runbox: plain-command hook, hoop style (payload + run on a standby instance)",
             plain.p50,
             plain.p99,
-            RUNBOX_RUNS,
+            runbox_runs,
         ),
         (
             "runbox: SDK hook (same path)",
             sdk.p50,
             sdk.p99,
-            RUNBOX_RUNS,
+            runbox_runs,
+        ),
+        (
+            "runbox: plain-command hook, cold (instantiate + run + teardown inline)",
+            plain_cold.p50,
+            plain_cold.p99,
+            runbox_runs,
+        ),
+        (
+            "runbox: SDK hook, cold",
+            sdk_cold.p50,
+            sdk_cold.p99,
+            runbox_runs,
         ),
         (
             "runbox: session_opened -> run recorded (durable)",
@@ -248,7 +306,12 @@ async fn bench() {
     }
     let python = stats(python).p50;
     let native = stats(native).p50;
-    for (name, runbox) in [("plain-command", &plain), ("SDK", &sdk)] {
+    for (name, runbox) in [
+        ("plain-command", &plain),
+        ("SDK", &sdk),
+        ("cold plain-command", &plain_cold),
+        ("cold SDK", &sdk_cold),
+    ] {
         let ratio = |other: Duration| other.as_secs_f64() / runbox.p50.as_secs_f64();
         println!(
             "ratios (p50, vs the runbox {name} hook): python3 {:.0}x, native spawn {:.0}x (targets: >= 1000x, >= 20x); p50 under 50 µs: {}",

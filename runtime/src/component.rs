@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cache::{CacheOutcome, sha256_hex};
 use crate::engine::Engine;
 use crate::error::{Result, RuntimeError};
+use crate::standby::StandbySlot;
 
 /// Largest component accepted by default (64 MiB). Real runbooks are tens to hundreds of KiB.
 pub const DEFAULT_MAX_COMPONENT_BYTES: usize = 64 << 20;
@@ -30,6 +31,8 @@ struct Loaded {
     info: Option<RunbookInfo>,
     cache: CacheOutcome,
     load_time: Duration,
+    /// An instance made ahead for the next run through `Engine::run_with_standby`.
+    standby: StandbySlot,
 }
 
 /// What `inspect` and listings show about a component.
@@ -77,6 +80,15 @@ impl LoadedComponent {
     /// Whether it came from the compiled cache.
     pub fn cache_outcome(&self) -> CacheOutcome {
         self.inner.cache
+    }
+    /// Its standby instance (see `Engine::run_with_standby`).
+    pub(crate) fn standby(&self) -> &StandbySlot {
+        &self.inner.standby
+    }
+    /// Whether an instance of it is made ahead for its next run (see
+    /// [`Engine::run_with_standby`]).
+    pub fn has_standby(&self) -> bool {
+        self.inner.standby.is_filled()
     }
     /// Everything about it, for display.
     pub fn summary(&self) -> ComponentSummary {
@@ -161,6 +173,7 @@ impl Engine {
             info,
             cache,
             load_time: started.elapsed(),
+            standby: StandbySlot::default(),
         };
         tracing::debug!(component = name, sha256 = %loaded.sha256, ?cache, "component loaded");
         Ok(LoadedComponent {

@@ -9,12 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runbox_host_api::{EpochTicker, RunOutcome, RunRequest, Sandbox};
+use runbox_host_api::{EpochTicker, Limits, RunOutcome, RunRequest, Sandbox, Spent};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::cache::ArtifactCache;
+use crate::component::LoadedComponent;
 use crate::error::{Result, RuntimeError};
+use crate::standby::Kept;
 
 /// Settings of the process-wide engine. Per-run limits are [`runbox_host_api::Limits`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,12 @@ pub struct EngineSettings {
     pub epoch_tick: Duration,
     /// Bytes of each linear memory kept resident between runs (reset with memset).
     pub memory_keep_resident: usize,
+    /// Instances kept made ahead for session hooks: each hook component that has run
+    /// keeps one, so its next run skips instantiation, and its teardown happens after
+    /// the run has answered (see [`Engine::run_with_standby`]). They have pool slots of
+    /// their own beyond `max_instances`; when all are taken a hook runs on a fresh
+    /// instance. 0 turns standby instances off.
+    pub standby_instances: u32,
 }
 
 impl Default for EngineSettings {
@@ -40,6 +48,7 @@ impl Default for EngineSettings {
             pooling: true,
             epoch_tick: Duration::from_millis(10),
             memory_keep_resident: 2 << 20,
+            standby_instances: 16,
         }
     }
 }
@@ -53,6 +62,12 @@ impl EngineSettings {
                 self.max_instances
             )));
         }
+        if self.standby_instances > 10_000 {
+            return Err(RuntimeError::InvalidConfig(format!(
+                "engine.standby_instances must be at most 10000, got {}",
+                self.standby_instances
+            )));
+        }
         if self.epoch_tick < Duration::from_millis(1) || self.epoch_tick > Duration::from_secs(1) {
             return Err(RuntimeError::InvalidConfig(format!(
                 "engine.epoch_tick must be between 1ms and 1s, got {:?}",
@@ -60,6 +75,38 @@ impl EngineSettings {
             )));
         }
         Ok(())
+    }
+}
+
+/// What is left of a run made by [`Engine::run_with_standby`] once its outcome is known:
+/// its spent store (whose drop resets the instance's memory: a few microseconds) and
+/// the component's next standby instance. Call [`Aftercare::finish`] where that work is
+/// off the latency path; dropping it instead drops the store but makes no standby.
+#[derive(Debug)]
+#[must_use = "finish() drops the spent store and makes the next standby instance"]
+pub struct Aftercare {
+    engine: Engine,
+    component: LoadedComponent,
+    limits: Limits,
+    spent: Spent,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Aftercare {
+    /// Drops the spent store, then makes the component's next standby instance (when it
+    /// has none and a standby slot is free).
+    pub async fn finish(self) {
+        let Aftercare {
+            engine,
+            component,
+            limits,
+            spent,
+            permit,
+        } = self;
+        // The slot's permit goes back only once the store has released the slot.
+        drop(spent);
+        drop(permit);
+        engine.refill_standby(&component, &limits).await;
     }
 }
 
@@ -84,6 +131,8 @@ struct Inner {
     cache: ArtifactCache,
     allocator: Allocator,
     slots: Arc<Semaphore>,
+    /// Pool slots for standby instances (see [`EngineSettings::standby_instances`]).
+    standby_slots: Arc<Semaphore>,
     _ticker: EpochTicker,
 }
 
@@ -112,6 +161,7 @@ impl Engine {
                 cache,
                 allocator,
                 slots: Arc::new(Semaphore::new(settings.max_instances as usize)),
+                standby_slots: Arc::new(Semaphore::new(settings.standby_instances as usize)),
                 _ticker: ticker,
             }),
         })
@@ -164,6 +214,64 @@ impl Engine {
             .run_until(prepared, request, interrupt)
             .await
     }
+
+    /// Runs `component` like [`Engine::run`], on its standby instance when it has one, and
+    /// leaves the rest of the instance's life to the returned [`Aftercare`]: dropping the
+    /// spent store and making the next standby. The outcome is the same as
+    /// [`Engine::run`]'s; each run still gets an instance of its own that has run no
+    /// guest code before. For session hooks, whose components run on every session open
+    /// and close: their result is ready without waiting for instantiation or teardown.
+    pub async fn run_with_standby(
+        &self,
+        component: &LoadedComponent,
+        request: RunRequest,
+    ) -> (RunOutcome, Aftercare) {
+        let limits = request.limits.clone();
+        let (standby, permit) = match component.standby().take() {
+            Some(Kept { standby, permit }) => (Some(standby), Some(permit)),
+            None => (None, self.inner.slots.clone().acquire_owned().await.ok()),
+        };
+        let (outcome, spent) = self
+            .inner
+            .sandbox
+            .run_on(component.prepared(), standby, request)
+            .await;
+        let aftercare = Aftercare {
+            engine: self.clone(),
+            component: component.clone(),
+            limits,
+            spent,
+            permit,
+        };
+        (outcome, aftercare)
+    }
+
+    /// Makes `component`'s next standby instance unless it has one or no standby slot is
+    /// free.
+    async fn refill_standby(&self, component: &LoadedComponent, limits: &Limits) {
+        if component.standby().is_filled() {
+            return;
+        }
+        let Ok(permit) = self.inner.standby_slots.clone().try_acquire_owned() else {
+            tracing::debug!(component = component.name(), "every standby slot is taken");
+            return;
+        };
+        match self
+            .inner
+            .sandbox
+            .standby(component.prepared(), limits)
+            .await
+        {
+            // Filled meanwhile by another run's refill: this one is dropped.
+            Ok(standby) => drop(component.standby().fill(Kept { standby, permit })),
+            Err(failure) => tracing::debug!(
+                component = component.name(),
+                code = failure.code.as_str(),
+                "no standby instance: {}",
+                failure.message
+            ),
+        }
+    }
 }
 
 fn build(settings: &EngineSettings, pooling: bool) -> Result<wasmtime::Engine> {
@@ -178,7 +286,10 @@ fn wasmtime_config(settings: &EngineSettings, pooling: bool) -> wasmtime::Config
     config.concurrency_support(false);
     config.memory_init_cow(true);
     if pooling {
-        let n = settings.max_instances;
+        // Standby instances have slots of their own, so they never starve runs.
+        let n = settings
+            .max_instances
+            .saturating_add(settings.standby_instances);
         let mut pool = wasmtime::PoolingAllocationConfig::new();
         pool.total_component_instances(n)
             // A Rust wasip2 component has a handful of core instances (main module, WASI

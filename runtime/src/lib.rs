@@ -24,6 +24,7 @@ pub mod routing;
 pub mod runtime;
 mod serde_duration;
 pub mod server;
+mod standby;
 pub mod store;
 
 pub use auth::{AuthError, Caller, NewToken, Role};
@@ -31,7 +32,7 @@ pub use cache::{ArtifactCache, CacheOutcome, CacheStats};
 pub use catalog::{Catalog, CatalogEntry, Category, FieldSpec, FieldType, PayloadError};
 pub use component::{ComponentSummary, LoadedComponent};
 pub use dispatch::{ErrorClass, RoutingServiceError};
-pub use engine::{Allocator, Engine, EngineSettings};
+pub use engine::{Aftercare, Allocator, Engine, EngineSettings};
 pub use error::{RepoError, RuntimeError, StoreError};
 pub use hooks::{HookRun, HookSettings, HookTicket, SessionInfo};
 pub use repo::{RepoConfig, RepoKey, RepoSettings, Repositories, RunbookHandle, Snapshot};

@@ -61,6 +61,11 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
         Kind::Integer,
     ),
     ("RUNBOX_ENGINE_POOLING", "engine.pooling", Kind::Bool),
+    (
+        "RUNBOX_ENGINE_STANDBY_INSTANCES",
+        "engine.standby_instances",
+        Kind::Integer,
+    ),
 ];
 
 /// Variables that are not settings but are allowed in the server's environment: the

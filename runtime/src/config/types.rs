@@ -196,6 +196,9 @@ pub struct EngineConfig {
     /// Pooling allocator (recommended; falls back to on-demand when the pool cannot be
     /// reserved).
     pub pooling: bool,
+    /// Instances kept made ahead for session hooks, with pool slots of their own beyond
+    /// `max_instances` (0: off).
+    pub standby_instances: u32,
 }
 
 impl Default for EngineConfig {
@@ -204,6 +207,7 @@ impl Default for EngineConfig {
         EngineConfig {
             max_instances: e.max_instances,
             pooling: e.pooling,
+            standby_instances: e.standby_instances,
         }
     }
 }
@@ -214,6 +218,7 @@ impl EngineConfig {
         EngineSettings {
             max_instances: self.max_instances,
             pooling: self.pooling,
+            standby_instances: self.standby_instances,
             ..EngineSettings::default()
         }
     }

@@ -260,7 +260,13 @@ impl HookRunner {
             limits,
             capabilities,
         };
-        let outcome = self.engine.run(handle.prepared(), request).await;
+        let (outcome, aftercare) = self
+            .engine
+            .run_with_standby(&handle.component, request)
+            .await;
+        // The run's teardown and the next standby instance are made in a task of their
+        // own, so they delay neither this result nor its recording.
+        self.handle.spawn(aftercare.finish());
         Some(HookRun::from_outcome(ctx, outcome))
     }
 
