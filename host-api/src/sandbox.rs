@@ -404,10 +404,12 @@ impl Sandbox {
         );
         let mut store = self.new_store(state);
         arm(&mut store, limits.fuel, limits, Instant::now());
+        let span = tracing::debug_span!("standby", kind = prepared.kind().as_str());
         let made = tokio::time::timeout(
             limits.timeout + OUTER_GRACE,
             instantiate(&prepared.inner.pre, &mut store),
         )
+        .instrument(span)
         .await;
         match made {
             Ok(Ok(instance)) => {
