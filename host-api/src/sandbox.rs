@@ -330,16 +330,7 @@ impl Sandbox {
         }
         let span = tracing::info_span!("describe");
         async {
-            limits
-                .validate()
-                .map_err(|e| Failure::new(ErrorCode::Internal, format!("invalid limits: {e}")))?;
-            let state = HostState::new(
-                limits,
-                &Capabilities::default(),
-                "describe".into(),
-                None,
-                &[],
-            );
+            let state = bare_state(limits, "describe")?;
             let exec = self
                 .execute(
                     Target::Fresh(prepared),
@@ -392,17 +383,7 @@ impl Sandbox {
     /// [`crate::standby`]). No guest code runs. Fails as the instantiation of a run would
     /// (e.g. `memory_limit` when the initial memory exceeds the cap).
     pub async fn standby(&self, prepared: &Prepared, limits: &Limits) -> Result<Standby, Failure> {
-        limits
-            .validate()
-            .map_err(|e| Failure::new(ErrorCode::Internal, format!("invalid limits: {e}")))?;
-        let state = HostState::new(
-            limits,
-            &Capabilities::default(),
-            "standby".into(),
-            None,
-            &[],
-        );
-        let mut store = self.new_store(state);
+        let mut store = self.new_store(bare_state(limits, "standby")?);
         arm(&mut store, limits.fuel, limits, Instant::now());
         let span = tracing::debug_span!("standby", kind = prepared.kind().as_str());
         let made = tokio::time::timeout(
@@ -418,7 +399,6 @@ impl Sandbox {
                     store,
                     instance,
                     prepared: prepared.clone(),
-                    memory_cap: limits.memory_bytes,
                     fuel_used,
                 })
             }
@@ -481,12 +461,8 @@ impl Sandbox {
             limits,
             capabilities,
         } = request;
-        if let Err(e) = limits.validate() {
-            let refused = not_started(
-                &limits,
-                Failure::new(ErrorCode::Internal, format!("invalid limits: {e}")),
-            );
-            return (refused, target.into_spent());
+        if let Err(failure) = checked(&limits) {
+            return (not_started(&limits, failure), target.into_spent());
         }
         let payload_bytes = invocation.payload.len() + invocation.params.len();
         if payload_bytes > limits.payload_bytes {
@@ -602,6 +578,26 @@ impl Sandbox {
             store,
         }
     }
+}
+
+/// Checks `limits`; invalid ones are the `internal` failure a run reports.
+fn checked(limits: &Limits) -> Result<(), Failure> {
+    limits
+        .validate()
+        .map_err(|e| Failure::new(ErrorCode::Internal, format!("invalid limits: {e}")))
+}
+
+/// Store data with no capabilities, connection or environment, under valid `limits`:
+/// for `describe` calls, and for standby instances (whose run brings its own).
+fn bare_state(limits: &Limits, label: &str) -> Result<HostState, Failure> {
+    checked(limits)?;
+    Ok(HostState::new(
+        limits,
+        &Capabilities::default(),
+        label.into(),
+        None,
+        &[],
+    ))
 }
 
 /// Gives the store `fuel` (what is left of the run's budget) and the run's wall-clock

@@ -26,7 +26,6 @@ pub struct Standby {
     pub(crate) store: Store<HostState>,
     pub(crate) instance: Instantiated,
     pub(crate) prepared: Prepared,
-    pub(crate) memory_cap: u64,
     /// Fuel instantiation used (start functions); charged to the run, as in a fresh one.
     pub(crate) fuel_used: u64,
 }
@@ -45,7 +44,12 @@ impl Standby {
     /// Whether a run under `limits` can use this instance: it was made under the same
     /// memory cap (the other limits are set when the run starts).
     pub fn fits(&self, limits: &Limits) -> bool {
-        self.memory_cap == limits.memory_bytes
+        self.memory_cap() == limits.memory_bytes
+    }
+
+    /// The memory cap it was made under (its limiter's).
+    fn memory_cap(&self) -> u64 {
+        self.store.data().limiter.cap()
     }
 
     /// The store with `state` as its data, ready for the run, and the fuel instantiation
@@ -63,7 +67,7 @@ impl fmt::Debug for Standby {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Standby")
             .field("kind", &self.kind())
-            .field("memory_cap", &self.memory_cap)
+            .field("memory_cap", &self.memory_cap())
             .field("fuel_used", &self.fuel_used)
             .finish_non_exhaustive()
     }

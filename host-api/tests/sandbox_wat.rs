@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, reason = "test helpers")]
 
 use runbox_host_api::{
-    ComponentKind, DEFAULT_EPOCH_INTERVAL, EpochTicker, ErrorCode, Invocation, Limits, RunRequest,
-    Sandbox, Trigger, configure_engine,
+    ComponentKind, DEFAULT_EPOCH_INTERVAL, EpochTicker, ErrorCode, Invocation, Limits, Prepared,
+    RunRequest, Sandbox, Trigger, configure_engine,
 };
 use std::time::Duration;
 use wasmtime::Engine;
@@ -34,6 +34,14 @@ fn command(engine: &Engine, body: &str) -> Component {
     Component::new(engine, wat).unwrap()
 }
 
+/// A sandbox on a fresh engine, and the [`command`] with `body` prepared in it.
+fn prepared_command(body: &str) -> (Sandbox, Prepared) {
+    let engine = engine();
+    let sandbox = Sandbox::new(&engine).unwrap();
+    let prepared = sandbox.prepare(&command(&engine, body)).unwrap();
+    (sandbox, prepared)
+}
+
 fn invocation() -> Invocation {
     Invocation {
         dispatch_id: "disp-1".into(),
@@ -54,9 +62,7 @@ fn request(limits: Limits) -> RunRequest {
 
 #[tokio::test]
 async fn successful_command_reports_usage() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox.prepare(&command(&engine, "i32.const 0")).unwrap();
+    let (sandbox, prepared) = prepared_command("i32.const 0");
     assert_eq!(prepared.kind(), ComponentKind::Command);
     assert!(
         prepared
@@ -79,9 +85,7 @@ async fn successful_command_reports_usage() {
 
 #[tokio::test]
 async fn err_result_is_exit_nonzero() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox.prepare(&command(&engine, "i32.const 1")).unwrap();
+    let (sandbox, prepared) = prepared_command("i32.const 1");
     let outcome = sandbox.run(&prepared, request(Limits::default())).await;
     let failure = outcome.failure().unwrap();
     assert_eq!(failure.code, ErrorCode::ExitNonzero);
@@ -91,11 +95,7 @@ async fn err_result_is_exit_nonzero() {
 
 #[tokio::test]
 async fn endless_loop_runs_out_of_fuel() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(&engine, "(loop $l (br $l)) i32.const 0"))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command("(loop $l (br $l)) i32.const 0");
     let limits = Limits {
         fuel: 1_000_000,
         ..Limits::default()
@@ -136,11 +136,7 @@ async fn endless_loop_hits_the_deadline_with_a_ticker() {
 
 #[tokio::test]
 async fn endless_loop_without_ticker_is_still_stopped() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(&engine, "(loop $l (br $l)) i32.const 0"))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command("(loop $l (br $l)) i32.const 0");
     let limits = Limits {
         fuel: u64::MAX / 2,
         timeout: Duration::from_millis(200),
@@ -154,14 +150,7 @@ async fn endless_loop_without_ticker_is_still_stopped() {
 
 #[tokio::test]
 async fn growing_past_the_cap_is_memory_limit() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(
-            &engine,
-            "(drop (memory.grow (i32.const 100))) i32.const 0",
-        ))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command("(drop (memory.grow (i32.const 100))) i32.const 0");
     let limits = Limits {
         memory_bytes: 2 * 64 * 1024,
         ..Limits::default()
@@ -182,14 +171,7 @@ async fn growing_past_the_cap_is_memory_limit() {
 
 #[tokio::test]
 async fn growing_within_the_cap_records_the_peak() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(
-            &engine,
-            "(drop (memory.grow (i32.const 3))) i32.const 0",
-        ))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command("(drop (memory.grow (i32.const 3))) i32.const 0");
     let outcome = sandbox.run(&prepared, request(Limits::default())).await;
     assert!(outcome.is_ok(), "{:?}", outcome.result);
     assert_eq!(outcome.usage.peak_memory_bytes, 4 * 65536);
@@ -255,9 +237,7 @@ async fn deep_recursion_is_stack_overflow() {
 
 #[tokio::test]
 async fn runs_are_independent() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox.prepare(&command(&engine, "i32.const 0")).unwrap();
+    let (sandbox, prepared) = prepared_command("i32.const 0");
     let mut handles = Vec::new();
     for _ in 0..8 {
         let (sandbox, prepared) = (sandbox.clone(), prepared.clone());
@@ -272,11 +252,7 @@ async fn runs_are_independent() {
 
 #[tokio::test]
 async fn interrupt_stops_the_run_with_usage() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(&engine, "(loop $l (br $l)) i32.const 0"))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command("(loop $l (br $l)) i32.const 0");
     let limits = Limits {
         fuel: u64::MAX / 2,
         timeout: Duration::from_secs(30),
@@ -304,11 +280,7 @@ const MARKS_ITS_MEMORY: &str = "(if (i32.load (i32.const 0)) (then (return (i32.
 
 #[tokio::test]
 async fn standby_runs_see_a_fresh_instance_each() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(&engine, MARKS_ITS_MEMORY))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command(MARKS_ITS_MEMORY);
     let limits = Limits::default();
     for _ in 0..3 {
         let standby = sandbox.standby(&prepared, &limits).await.unwrap();
@@ -325,14 +297,7 @@ async fn standby_runs_see_a_fresh_instance_each() {
 
 #[tokio::test]
 async fn a_standby_run_reports_what_a_fresh_run_does() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(
-            &engine,
-            "(drop (memory.grow (i32.const 3))) i32.const 0",
-        ))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command("(drop (memory.grow (i32.const 3))) i32.const 0");
     let limits = Limits::default();
     let fresh = sandbox.run(&prepared, request(limits.clone())).await;
     let standby = sandbox.standby(&prepared, &limits).await.unwrap();
@@ -355,14 +320,7 @@ async fn a_standby_run_reports_what_a_fresh_run_does() {
 
 #[tokio::test]
 async fn a_standby_made_under_another_memory_cap_is_not_used() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(
-            &engine,
-            "(drop (memory.grow (i32.const 5))) i32.const 0",
-        ))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command("(drop (memory.grow (i32.const 5))) i32.const 0");
     let roomy = Limits {
         memory_bytes: 10 * 65536,
         ..Limits::default()
@@ -422,11 +380,7 @@ async fn a_standby_whose_memory_exceeds_the_cap_is_refused_as_memory_limit() {
 
 #[tokio::test]
 async fn a_run_refused_before_it_starts_leaves_the_standby_unused() {
-    let engine = engine();
-    let sandbox = Sandbox::new(&engine).unwrap();
-    let prepared = sandbox
-        .prepare(&command(&engine, MARKS_ITS_MEMORY))
-        .unwrap();
+    let (sandbox, prepared) = prepared_command(MARKS_ITS_MEMORY);
     // The payload and params are `{}` and `{}`.
     let limits = Limits {
         payload_bytes: 3,

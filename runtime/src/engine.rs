@@ -194,9 +194,7 @@ impl Engine {
         prepared: &runbox_host_api::Prepared,
         request: RunRequest,
     ) -> RunOutcome {
-        // The semaphore is never closed, so acquiring only fails if it were; treat that as
-        // "run without a permit" rather than inventing a failure.
-        let _permit = self.inner.slots.clone().acquire_owned().await.ok();
+        let _permit = self.instance_slot().await;
         self.inner.sandbox.run(prepared, request).await
     }
 
@@ -208,7 +206,7 @@ impl Engine {
         request: RunRequest,
         interrupt: impl Future<Output = ()> + Send,
     ) -> RunOutcome {
-        let _permit = self.inner.slots.clone().acquire_owned().await.ok();
+        let _permit = self.instance_slot().await;
         self.inner
             .sandbox
             .run_until(prepared, request, interrupt)
@@ -229,7 +227,7 @@ impl Engine {
         let limits = request.limits.clone();
         let (standby, permit) = match component.standby().take() {
             Some(Kept { standby, permit }) => (Some(standby), Some(permit)),
-            None => (None, self.inner.slots.clone().acquire_owned().await.ok()),
+            None => (None, self.instance_slot().await),
         };
         let (outcome, spent) = self
             .inner
@@ -244,6 +242,13 @@ impl Engine {
             permit,
         };
         (outcome, aftercare)
+    }
+
+    /// Waits for one of the `max_instances` slots. The semaphore is never closed, so
+    /// acquiring only fails if it were; that is "run without a permit" rather than an
+    /// invented failure.
+    async fn instance_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.inner.slots.clone().acquire_owned().await.ok()
     }
 
     /// Makes `component`'s next standby instance unless it has one or no standby slot is

@@ -28,6 +28,16 @@ fn hook_request(payload: &str) -> RunRequest {
     }
 }
 
+/// An engine with a small pool and `standby_instances` standby slots.
+fn engine_with_standbys(standby_instances: u32) -> Engine {
+    let settings = EngineSettings {
+        max_instances: 4,
+        standby_instances,
+        ..EngineSettings::default()
+    };
+    Engine::new(&settings, ArtifactCache::disabled()).unwrap()
+}
+
 /// Runs through the hook path and finishes the aftercare before returning.
 async fn run_hook(engine: &Engine, component: &LoadedComponent, payload: &str) -> RunOutcome {
     let (outcome, aftercare) = engine
@@ -91,12 +101,7 @@ async fn a_standby_run_reports_what_a_fresh_run_does() {
 
 #[tokio::test]
 async fn standby_slots_bound_the_standby_instances() {
-    let settings = EngineSettings {
-        max_instances: 4,
-        standby_instances: 1,
-        ..EngineSettings::default()
-    };
-    let engine = Engine::new(&settings, ArtifactCache::disabled()).unwrap();
+    let engine = engine_with_standbys(1);
     let sdk = load(&engine, fixtures::SDK_HOOK_ENV, None).await;
     let plain = load(&engine, fixtures::HOOK_PAYLOAD_LEN, None).await;
     run_hook(&engine, &sdk, "{}").await;
@@ -116,12 +121,7 @@ async fn standby_slots_bound_the_standby_instances() {
 
 #[tokio::test]
 async fn no_standby_is_made_when_they_are_off() {
-    let settings = EngineSettings {
-        max_instances: 4,
-        standby_instances: 0,
-        ..EngineSettings::default()
-    };
-    let engine = Engine::new(&settings, ArtifactCache::disabled()).unwrap();
+    let engine = engine_with_standbys(0);
     let sdk = load(&engine, fixtures::SDK_HOOK_ENV, None).await;
     for _ in 0..2 {
         let outcome = run_hook(&engine, &sdk, "{}").await;
