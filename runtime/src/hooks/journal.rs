@@ -67,6 +67,11 @@ pub struct HookJournal {
     last_sweep_ms: Arc<AtomicU64>,
 }
 
+/// A run's place in its session's list: sled's monotonic id (it never repeats, across
+/// restarts too), taken when the hook fires.
+#[derive(Clone, Copy, Debug)]
+pub struct FiredOrder(u64);
+
 fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         what,
@@ -114,12 +119,24 @@ impl HookJournal {
         Ok(())
     }
 
-    /// Records a run (durable on return), dropping the session's oldest runs past
-    /// [`MAX_RUNS_PER_SESSION`].
-    pub async fn record(&self, org: &str, run: &HookRun) -> Result<(), StoreError> {
+    /// Takes the place of a run about to start in its session's list. Taken when the
+    /// hook fires, so a session's runs list in the order they were fired even when a
+    /// later hook finishes (and is recorded) first.
+    pub fn fired_order(&self) -> Result<FiredOrder, StoreError> {
+        Ok(FiredOrder(self.db.generate_id()?))
+    }
+
+    /// Records a run at its place (durable on return), dropping the session's oldest
+    /// runs past [`MAX_RUNS_PER_SESSION`].
+    pub async fn record(
+        &self,
+        org: &str,
+        order: FiredOrder,
+        run: &HookRun,
+    ) -> Result<(), StoreError> {
         let prefix = session_prefix(org, &run.sid);
         let mut key = prefix.clone();
-        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        key.extend_from_slice(&order.0.to_be_bytes());
         let value = serde_json::to_vec(run).map_err(|e| corrupt("hook run", e))?;
         self.runs.insert(key, value)?;
         let count = self.runs.scan_prefix(&prefix).keys().count();
@@ -291,10 +308,15 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         {
             let j = HookJournal::open(tmp.path()).unwrap();
-            j.record("acme", &run("s1", 1)).await.unwrap();
-            j.record("acme", &run("s1", 2)).await.unwrap();
-            j.record("acme", &run("s10", 3)).await.unwrap();
-            j.record("other", &run("s1", 4)).await.unwrap();
+            for (org, sid, n) in [
+                ("acme", "s1", 1),
+                ("acme", "s1", 2),
+                ("acme", "s10", 3),
+                ("other", "s1", 4),
+            ] {
+                let order = j.fired_order().unwrap();
+                j.record(org, order, &run(sid, n)).await.unwrap();
+            }
             j.set_settings(
                 "acme",
                 OrgHookSettings {
@@ -324,11 +346,30 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let j = HookJournal::open(tmp.path()).unwrap();
         for n in 0..MAX_RUNS_PER_SESSION + 3 {
-            j.record("acme", &run("s", n)).await.unwrap();
+            let order = j.fired_order().unwrap();
+            j.record("acme", order, &run("s", n)).await.unwrap();
         }
         let runs = j.runs("acme", "s").unwrap();
         assert_eq!(runs.len(), MAX_RUNS_PER_SESSION);
         assert_eq!(runs[0].id, "id-3");
+    }
+
+    #[tokio::test]
+    async fn runs_list_in_the_order_they_were_fired_not_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let j = HookJournal::open(tmp.path()).unwrap();
+        let first = j.fired_order().unwrap();
+        let second = j.fired_order().unwrap();
+        // The second hook finishes first.
+        j.record("acme", second, &run("s", 2)).await.unwrap();
+        j.record("acme", first, &run("s", 1)).await.unwrap();
+        let ids: Vec<_> = j
+            .runs("acme", "s")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["id-1", "id-2"]);
     }
 
     #[tokio::test]

@@ -100,6 +100,7 @@ impl HookRunner {
         }
         let span = tracing::info_span!("hook", %org, %sid, hook = kind.as_str());
         let fired_at = Timestamp::now().to_string();
+        let order = self.journal.fired_order();
         let started = Instant::now();
         async {
             let outer = self.settings.bound + OUTER_GRACE;
@@ -124,7 +125,11 @@ impl HookRunner {
                 None => tracing::info!(exit_code = run.exit_code, secs = run.execution_time_sec, "hook ran"),
                 Some(e) => tracing::info!(code = %e.code, exit_code = run.exit_code, "hook failed: {}", e.message),
             }
-            if let Err(e) = self.journal.record(org, &run).await {
+            let recorded = match order {
+                Ok(order) => self.journal.record(org, order, &run).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = recorded {
                 tracing::error!(error = %e, "recording the hook run failed");
             }
             Some(run)
