@@ -8,7 +8,9 @@
 //! second one flusher can serve. sled is flushed only at checkpoints.
 //!
 //! Layout: `<store>/journal/<segment number, 20 digits>.log`, each a sequence of records
-//! (format in `journal_record.rs`).
+//! (format in `journal_record.rs`), then zeros when the segment was prepared ahead
+//! (`journal_spare.rs`: writes overwrite zero-filled blocks in place, which syncs faster
+//! than appending).
 //!
 //! Ordering: the store appends a transaction's record while it still holds the commit lock,
 //! so journal order is commit order (LSN order). Committed writes reach sled later, in
@@ -21,10 +23,12 @@
 //!
 //! Checkpoints: once a segment is large or old enough, the flusher starts a new one; once
 //! the applier has put every record of the closed segment into sled, it flushes sled and
-//! deletes the segment ([`Journal::checkpoint`]).
+//! deletes the segment, or keeps it to be zeroed as a later segment
+//! ([`Journal::checkpoint`]).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write as _};
+use std::io::Read;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -32,14 +36,15 @@ use std::time::{Duration, Instant};
 #[cfg(test)]
 use super::journal_record::Recorder;
 use super::journal_record::{Op, Record, corrupt, next_record};
+use super::journal_spare::{DEMAND_BYTES, Prepared, SPARE_BYTES, Spares};
 use super::tx::INFLIGHT_KEY;
 use crate::error::StoreError;
 
 /// Key (in the journal's meta tree) of the LSN of the last journaled transaction sled holds.
 pub(crate) const APPLIED_KEY: &[u8] = b"applied_lsn";
 
-/// A segment larger than this is closed and checkpointed.
-const SEGMENT_BYTES: u64 = 64 << 20;
+/// A segment larger than this is closed and checkpointed: the size spares are prepared to.
+const SEGMENT_BYTES: u64 = SPARE_BYTES;
 /// A segment older than this (and not empty) is closed and checkpointed, so recovery after
 /// a crash replays at most this much of a quiet store's history.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
@@ -47,7 +52,7 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("journal: cannot {what} {}: {e}", path.display()))
 }
 
-fn segment_path(dir: &Path, number: u64) -> PathBuf {
+pub(crate) fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:020}.log"))
 }
 
@@ -71,59 +76,100 @@ fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     Ok(found)
 }
 
-/// Reads a segment's records. A record cut short or failing its checksum ends the segment:
-/// in the last segment that is the write a crash interrupted (never acknowledged, since
-/// acknowledgement waits for the sync), so `torn_tail_ok`; anywhere else it is corruption.
-pub(crate) fn read_segment(path: &Path, torn_tail_ok: bool) -> Result<Vec<Record>, StoreError> {
+/// What a segment file holds.
+#[derive(Debug)]
+pub(crate) struct SegmentRead {
+    pub(crate) records: Vec<Record>,
+    /// Bytes from the first record that is cut short or fails its checksum to the end of
+    /// the file; `None` when the records end the file or only zeros follow them.
+    pub(crate) torn_bytes: Option<usize>,
+}
+
+impl SegmentRead {
+    /// Whether anything was ever written to the segment.
+    fn written(&self) -> bool {
+        !self.records.is_empty() || self.torn_bytes.is_some()
+    }
+}
+
+/// Reads a segment's records, up to its end, the zeros it was prepared with, or the first
+/// record cut short or failing its checksum.
+pub(crate) fn read_segment(path: &Path) -> Result<SegmentRead, StoreError> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|e| io("read", path, e))?;
     let mut records = Vec::new();
     let mut rest = &bytes[..];
-    while !rest.is_empty() {
+    // No record has a zero length (its body holds at least the LSN), so a zero length
+    // followed by nothing but zeros is the unwritten part of a prepared segment.
+    while !rest.iter().all(|&b| b == 0) {
         match next_record(rest) {
             Some((record, after)) => {
                 records.push(record);
                 rest = after;
             }
-            None if torn_tail_ok => {
-                tracing::warn!(
-                    segment = %path.display(),
-                    bytes = rest.len(),
-                    "journal ends with a record a crash cut short; it was never acknowledged and is dropped"
-                );
-                break;
-            }
             None => {
-                return Err(corrupt(format!(
-                    "{} has a torn or corrupt record {} bytes before its end, and it is not the last segment",
-                    path.display(),
-                    rest.len()
-                )));
+                return Ok(SegmentRead {
+                    records,
+                    torn_bytes: Some(rest.len()),
+                });
             }
         }
     }
-    Ok(records)
+    Ok(SegmentRead {
+        records,
+        torn_bytes: None,
+    })
 }
 
-/// The segment being appended to.
+/// Checks where the segments' torn records are. A torn record in the last segment written
+/// to is the write a crash interrupted (never acknowledged, since acknowledgement waits
+/// for the sync) and is dropped; anywhere else it is corruption.
+fn check_torn(found: &[(u64, PathBuf)], reads: &[SegmentRead]) -> Result<(), StoreError> {
+    let last_written = reads.iter().rposition(SegmentRead::written);
+    for (i, ((_, path), read)) in found.iter().zip(reads).enumerate() {
+        let Some(bytes) = read.torn_bytes else {
+            continue;
+        };
+        if Some(i) != last_written {
+            return Err(corrupt(format!(
+                "{} has a torn or corrupt record {bytes} bytes before its end, and it is not the last segment",
+                path.display(),
+            )));
+        }
+        tracing::warn!(
+            segment = %path.display(),
+            bytes,
+            "journal ends with a record a crash cut short; it was never acknowledged and is dropped"
+        );
+    }
+    Ok(())
+}
+
+/// The segment being written to.
 #[derive(Debug)]
 struct Segment {
     number: u64,
     file: File,
+    /// Bytes of records written: where the next one goes.
     len: u64,
     opened: Instant,
     /// The LSN of the last record written to it.
     last_lsn: u64,
+    /// Zero-filled ahead ([`Spares`]), so writes overwrite in place.
+    prepared: bool,
+    /// The next segment has been asked for.
+    asked_next: bool,
 }
 
 impl Segment {
+    /// A new empty segment, for when none was prepared: writes extend the file.
     fn create(dir: &Path, number: u64) -> Result<Self, StoreError> {
         let path = segment_path(dir, number);
         let file = OpenOptions::new()
             .create_new(true)
-            .append(true)
+            .write(true)
             .open(&path)
             .map_err(|e| io("create", &path, e))?;
         // The new name must survive a power loss too, or the records in it would.
@@ -136,7 +182,22 @@ impl Segment {
             len: 0,
             opened: Instant::now(),
             last_lsn: 0,
+            prepared: false,
+            asked_next: false,
         })
+    }
+
+    /// A segment the preparer zero-filled and named (its name already durable).
+    fn adopt(prepared: Prepared) -> Self {
+        Segment {
+            number: prepared.number,
+            file: prepared.file,
+            len: 0,
+            opened: Instant::now(),
+            last_lsn: 0,
+            prepared: true,
+            asked_next: false,
+        }
     }
 }
 
@@ -157,6 +218,8 @@ pub(crate) struct Journal {
     failed: OnceLock<String>,
     /// Closed segments not yet checkpointed: (number, LSN of its last record).
     closed: Mutex<Vec<(u64, u64)>>,
+    /// Prepares the next segment ahead.
+    spares: Spares,
 }
 
 impl Journal {
@@ -174,16 +237,19 @@ impl Journal {
         std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
         let found = segments(dir)?;
         let applied = complete_inflight(trees, meta)?;
+        let reads = found
+            .iter()
+            .map(|(_, path)| read_segment(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_torn(&found, &reads)?;
         let mut last = applied;
         let mut replayed = 0usize;
-        for (i, (_, path)) in found.iter().enumerate() {
-            for record in read_segment(path, i + 1 == found.len())? {
-                if record.lsn > applied {
-                    replay(trees, meta, &record)?;
-                    replayed += 1;
-                }
-                last = last.max(record.lsn);
+        for record in reads.iter().flat_map(|r| &r.records) {
+            if record.lsn > applied {
+                replay(trees, meta, record)?;
+                replayed += 1;
             }
+            last = last.max(record.lsn);
         }
         if !found.is_empty() {
             make_sled_durable(db, store_dir)?;
@@ -199,6 +265,7 @@ impl Journal {
         }
         let next_segment = found.last().map_or(1, |(n, _)| n + 1);
         let segment = Segment::create(dir, next_segment)?;
+        let spares = Spares::start(dir)?;
         Ok((
             Journal {
                 dir: dir.to_path_buf(),
@@ -208,6 +275,7 @@ impl Journal {
                 segment: Mutex::new(segment),
                 failed: OnceLock::new(),
                 closed: Mutex::new(Vec::new()),
+                spares,
             },
             last + 1,
         ))
@@ -250,7 +318,7 @@ impl Journal {
         }
         let result = segment
             .file
-            .write_all(&bytes)
+            .write_all_at(&bytes, segment.len)
             .and_then(|()| segment.file.sync_data());
         if let Err(e) = result {
             let reason = format!(
@@ -262,7 +330,19 @@ impl Journal {
         }
         segment.len += bytes.len() as u64;
         segment.last_lsn = last_lsn;
-        if segment.len >= SEGMENT_BYTES || segment.opened.elapsed() >= CHECKPOINT_EVERY {
+        let next = segment.number + 1;
+        if !segment.asked_next && segment.len >= DEMAND_BYTES {
+            self.spares.want(next);
+            segment.asked_next = true;
+        }
+        // A segment the store had to create itself (the first after opening, or when the
+        // preparer fell behind) is left as soon as a prepared one is ready.
+        let leave_unprepared =
+            !segment.prepared && segment.asked_next && self.spares.is_ready(next);
+        if segment.len >= SEGMENT_BYTES
+            || segment.opened.elapsed() >= CHECKPOINT_EVERY
+            || leave_unprepared
+        {
             self.rotate(&mut segment);
         }
         Ok(())
@@ -272,7 +352,11 @@ impl Journal {
     /// failure only postpones the checkpoint: the current segment keeps growing.
     fn rotate(&self, segment: &mut Segment) {
         let closed = (segment.number, segment.last_lsn);
-        match Segment::create(&self.dir, closed.0 + 1) {
+        let next = match self.spares.take(closed.0 + 1) {
+            Some(prepared) => Ok(Segment::adopt(prepared)),
+            None => Segment::create(&self.dir, closed.0 + 1),
+        };
+        match next {
             Ok(next) => *segment = next,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start a new journal segment; checkpoint postponed");
@@ -283,8 +367,9 @@ impl Journal {
     }
 
     /// Deletes the closed segments whose records sled holds (all LSNs <= `applied`), after
-    /// making sled durable. Called by the applier after it applied a batch. A failure keeps
-    /// the segments for the next call (and for recovery).
+    /// making sled durable, keeping one to be zeroed as a later segment. Called by the
+    /// applier after it applied a batch. A failure keeps the segments for the next call
+    /// (and for recovery).
     pub(crate) fn checkpoint(&self, applied: u64) {
         let done: Vec<u64> = lock(&self.closed)
             .iter()
@@ -301,8 +386,8 @@ impl Journal {
         }
         for number in &done {
             let path = segment_path(&self.dir, *number);
-            if let Err(e) = std::fs::remove_file(&path) {
-                tracing::warn!(error = %io("remove", &path, e), "checkpoint: cannot remove a replayed journal segment");
+            if let Err(e) = self.spares.recycle(&path) {
+                tracing::warn!(error = %e, "checkpoint: cannot remove a replayed journal segment");
             }
         }
         lock(&self.closed).retain(|(n, _)| *n > newest);
@@ -470,7 +555,7 @@ mod tests {
             &[encoded(7, &[(A, b"k1", Some(b"v1")), (B, b"k2", None)])],
         );
         let (_, path) = segments(&journal_dir).unwrap().pop().unwrap();
-        let records = read_segment(&path, false).unwrap();
+        let records = read_segment(&path).unwrap().records;
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].lsn, 7);
         let lsn = 7u64.to_le_bytes();
@@ -657,7 +742,12 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         std::fs::write(&first, &bytes).unwrap();
-        std::fs::write(segment_path(&journal_dir, 99), b"").unwrap();
+        // A later segment with a record: the torn one was not where a crash stopped.
+        std::fs::write(
+            segment_path(&journal_dir, 99),
+            encoded(2, &[(A, b"k", Some(b"w"))]),
+        )
+        .unwrap();
         let (db, trees) = db(dir.path());
         let err = Journal::open(dir.path(), &db, &trees, META).unwrap_err();
         assert!(
@@ -706,5 +796,105 @@ mod tests {
         let left = segments(&journal_dir).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].0, 2, "the open segment stays");
+    }
+
+    /// Appends `records` to `file` and then `zeros` zero bytes, as a prepared segment
+    /// holding those records looks on disk.
+    fn prepared_segment(path: &Path, records: &[Vec<u8>], zeros: usize) {
+        let mut bytes = records.concat();
+        bytes.resize(bytes.len() + zeros, 0);
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn the_zeros_after_a_prepared_segments_records_are_not_a_torn_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal_dir = dir.path().join("journal");
+        std::fs::create_dir_all(&journal_dir).unwrap();
+        prepared_segment(
+            &segment_path(&journal_dir, 1),
+            &[encoded(1, &[(A, b"a", Some(b"1"))])],
+            4096,
+        );
+        prepared_segment(
+            &segment_path(&journal_dir, 2),
+            &[encoded(2, &[(A, b"b", Some(b"2"))])],
+            100,
+        );
+        let (db, trees) = db(dir.path());
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+        assert_eq!(trees[A].get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(trees[A].get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(next, 3);
+    }
+
+    #[test]
+    fn a_torn_record_followed_only_by_unwritten_segments_is_where_the_crash_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal_dir = dir.path().join("journal");
+        std::fs::create_dir_all(&journal_dir).unwrap();
+        let torn = encoded(2, &[(A, b"cut", Some(b"2"))]);
+        let mut first = encoded(1, &[(A, b"acked", Some(b"1"))]);
+        // The crash persisted the first half of the record, not the page after it.
+        first.extend_from_slice(&torn[..torn.len() / 2]);
+        first.resize(first.len() + 4096, 0);
+        std::fs::write(segment_path(&journal_dir, 1), first).unwrap();
+        // The next segment was prepared but never written to.
+        prepared_segment(&segment_path(&journal_dir, 2), &[], 8192);
+        let (db, trees) = db(dir.path());
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+        assert!(trees[A].get(b"acked").unwrap().is_some());
+        assert!(trees[A].get(b"cut").unwrap().is_none());
+        assert_eq!(next, 2);
+    }
+
+    #[test]
+    fn a_busy_journal_moves_to_a_prepared_segment_and_recovers_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal_dir = dir.path().join("journal");
+        let value = vec![7u8; 64 << 10];
+        let mut lsn = 0;
+        {
+            let (db, trees) = db(&dir.path().join("first"));
+            let (journal, _) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+            // More than the demand threshold: the preparer is asked for segment 2.
+            while lock(&journal.segment).len < DEMAND_BYTES {
+                lsn += 1;
+                journal.append_encoded(lsn, &encoded(lsn, &[(A, b"k", Some(&value))]));
+                journal.sync().unwrap();
+            }
+            let started = Instant::now();
+            while !journal.spares.is_ready(2) {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "segment 2 never prepared"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // The next sync leaves the unprepared first segment.
+            lsn += 1;
+            journal.append_encoded(lsn, &encoded(lsn, &[(A, b"k", Some(b"v1"))]));
+            journal.sync().unwrap();
+            assert_eq!(lock(&journal.segment).number, 2);
+            assert!(lock(&journal.segment).prepared);
+            lsn += 1;
+            journal.append_encoded(lsn, &encoded(lsn, &[(A, b"last", Some(b"in 2"))]));
+            journal.sync().unwrap();
+        }
+        let found = segments(&journal_dir).unwrap();
+        assert_eq!(found.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(std::fs::metadata(&found[1].1).unwrap().len(), SPARE_BYTES);
+        let in_two = read_segment(&found[1].1).unwrap();
+        assert_eq!(in_two.records.len(), 1);
+        assert_eq!(in_two.torn_bytes, None);
+
+        let (db, trees) = db(dir.path());
+        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+        assert_eq!(next, lsn + 1);
+        assert_eq!(trees[A].get(b"k").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert_eq!(
+            trees[A].get(b"last").unwrap().as_deref(),
+            Some(&b"in 2"[..])
+        );
     }
 }

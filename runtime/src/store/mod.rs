@@ -13,6 +13,7 @@ mod dispatch_row;
 mod group_commit;
 mod journal;
 mod journal_record;
+mod journal_spare;
 mod keys;
 mod overlay;
 mod sled_admin;
