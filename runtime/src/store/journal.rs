@@ -2,8 +2,8 @@
 //! file and `fdatasync`ed, not once sled has flushed.
 //!
 //! Why: on the reference VM a sled flush costs about 1 ms (p99 7 ms), because sled writes
-//! 4-5x the logical bytes and holds its global lock while it flushes; appending a
-//! transaction's puts and removes to a file and syncing it costs about 0.3 ms (p99 0.8 ms).
+//! 4-5x the logical bytes and holds its global lock while it flushes; writing a
+//! transaction's puts and removes to a file and syncing it costs about 0.2-0.4 ms.
 //! Acknowledged publishes wait for that sync, so it sets their latency and how many a
 //! second one flusher can serve. sled is flushed only at checkpoints.
 //!

@@ -6,7 +6,7 @@
 //! mode first writes out other files' dirty data as well). After overwriting blocks that
 //! are already allocated and written, only the data and a device cache flush remain. On
 //! the reference VM that halves the sync an acknowledgement waits for (p50 0.45 -> 0.21 ms,
-//! p90 2.2 -> 0.5-0.9 ms under the routing benchmark's load).
+//! p90 about 2 -> 0.45 ms under the routing benchmark's load).
 //!
 //! A preparer thread fills the next segment (`<number>.log`) with zeros, syncs it, and
 //! only then gives it its segment name (and syncs the directory), so a segment file
