@@ -48,7 +48,7 @@ const SEGMENT_BYTES: u64 = SPARE_BYTES;
 /// A segment older than this (and not empty) is closed and checkpointed, so recovery after
 /// a crash replays at most this much of a quiet store's history.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
-fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
+pub(super) fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("journal: cannot {what} {}: {e}", path.display()))
 }
 
@@ -176,26 +176,22 @@ impl Segment {
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| io("sync", dir, e))?;
-        Ok(Segment {
+        Ok(Segment::empty(number, file, false))
+    }
+
+    /// A segment the preparer zero-filled and named (its name already durable).
+    fn adopt(prepared: Prepared) -> Self {
+        Segment::empty(prepared.number, prepared.file, true)
+    }
+
+    fn empty(number: u64, file: File, prepared: bool) -> Self {
+        Segment {
             number,
             file,
             len: 0,
             opened: Instant::now(),
             last_lsn: 0,
-            prepared: false,
-            asked_next: false,
-        })
-    }
-
-    /// A segment the preparer zero-filled and named (its name already durable).
-    fn adopt(prepared: Prepared) -> Self {
-        Segment {
-            number: prepared.number,
-            file: prepared.file,
-            len: 0,
-            opened: Instant::now(),
-            last_lsn: 0,
-            prepared: true,
+            prepared,
             asked_next: false,
         }
     }
@@ -481,9 +477,9 @@ fn replay(trees: &[sled::Tree], meta: usize, record: &Record) -> Result<(), Stor
     })
 }
 
-/// A poisoned lock only means a thread panicked while holding it; the buffers it guards
-/// are still byte vectors we can write or drop.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A poisoned lock only means a thread panicked while holding it; what the journal and
+/// its preparer guard (byte buffers, segment handles, plain state) stays usable.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -725,8 +721,14 @@ mod tests {
             .unwrap()
             .set_len(len - 3)
             .unwrap();
-        let (db, trees) = db(dir.path());
-        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
+        recovers_acked_but_not_cut(dir.path());
+    }
+
+    /// Opens the store in `dir`, whose journal holds record 1 (`acked`) and a torn record
+    /// 2 (`cut`): 1 is replayed, 2 dropped, and LSNs go on from 2.
+    fn recovers_acked_but_not_cut(dir: &Path) {
+        let (db, trees) = db(dir);
+        let (_journal, next) = Journal::open(dir, &db, &trees, META).unwrap();
         assert!(trees[A].get(b"acked").unwrap().is_some());
         assert!(trees[A].get(b"cut").unwrap().is_none());
         assert_eq!(next, 2);
@@ -798,6 +800,8 @@ mod tests {
         assert_eq!(left[0].0, 2, "the open segment stays");
     }
 
+    use super::super::journal_spare::tests::eventually;
+
     /// Appends `records` to `file` and then `zeros` zero bytes, as a prepared segment
     /// holding those records looks on disk.
     fn prepared_segment(path: &Path, records: &[Vec<u8>], zeros: usize) {
@@ -841,11 +845,7 @@ mod tests {
         std::fs::write(segment_path(&journal_dir, 1), first).unwrap();
         // The next segment was prepared but never written to.
         prepared_segment(&segment_path(&journal_dir, 2), &[], 8192);
-        let (db, trees) = db(dir.path());
-        let (_journal, next) = Journal::open(dir.path(), &db, &trees, META).unwrap();
-        assert!(trees[A].get(b"acked").unwrap().is_some());
-        assert!(trees[A].get(b"cut").unwrap().is_none());
-        assert_eq!(next, 2);
+        recovers_acked_but_not_cut(dir.path());
     }
 
     #[test]
@@ -863,14 +863,7 @@ mod tests {
                 journal.append_encoded(lsn, &encoded(lsn, &[(A, b"k", Some(&value))]));
                 journal.sync().unwrap();
             }
-            let started = Instant::now();
-            while !journal.spares.is_ready(2) {
-                assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "segment 2 never prepared"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            eventually("segment 2 prepared", || journal.spares.is_ready(2));
             // The next sync leaves the unprepared first segment.
             lsn += 1;
             journal.append_encoded(lsn, &encoded(lsn, &[(A, b"k", Some(b"v1"))]));

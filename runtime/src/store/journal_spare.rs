@@ -21,10 +21,11 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::journal::{io, lock, segment_path};
 use crate::error::StoreError;
 
 /// Size a spare is zero-filled to: the journal starts a new segment once one is this large.
@@ -39,10 +40,6 @@ const CHUNK_PAUSE: Duration = Duration::from_millis(2);
 const PREPARING: &str = "preparing.tmp";
 /// A checkpointed segment kept for reuse.
 const RECYCLED: &str = "recycled.tmp";
-
-fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Backend(format!("journal: cannot {what} {}: {e}", path.display()))
-}
 
 /// A segment file ready to be written from its start.
 #[derive(Debug)]
@@ -128,15 +125,8 @@ impl Spares {
     /// journal creates that segment itself) so it never takes the name.
     pub(crate) fn take(&self, number: u64) -> Option<Prepared> {
         let mut state = lock(&self.shared.state);
-        match state.ready.take() {
-            Some(p) if p.number == number => return Some(p),
-            // A spare for another number (cannot happen: the journal only ever asks for its
-            // next one): all zeros, so removing it loses nothing.
-            Some(stale) => {
-                let path = super::journal::segment_path(&self.shared.dir, stale.number);
-                let _ = std::fs::remove_file(path);
-            }
-            None => {}
+        if state.ready.as_ref().is_some_and(|p| p.number == number) {
+            return state.ready.take();
         }
         if state.wanted.is_some_and(|w| w <= number) {
             state.wanted = None;
@@ -270,7 +260,7 @@ fn keep_for_reuse(shared: &Shared, state: &mut State) {
 /// segment itself (then the file waits as the next recycled one).
 fn install(shared: &Shared, number: u64, file: File) {
     let from = shared.dir.join(PREPARING);
-    let to = super::journal::segment_path(&shared.dir, number);
+    let to = segment_path(&shared.dir, number);
     let mut state = lock(&shared.state);
     if state.wanted != Some(number) {
         keep_for_reuse(shared, &mut state);
@@ -300,21 +290,15 @@ fn install(shared: &Shared, number: u64, file: File) {
     }
 }
 
-/// The state is plain data; a panic elsewhere cannot leave it inconsistent.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::store::journal::segment_path;
     use std::time::Instant;
 
     /// Polls `done` every 10 ms for up to 30 s.
-    fn eventually(what: &str, done: impl Fn() -> bool) {
+    pub(in crate::store) fn eventually(what: &str, done: impl Fn() -> bool) {
         let started = Instant::now();
         while !done() {
             assert!(started.elapsed() < Duration::from_secs(30), "{what}");
