@@ -102,9 +102,12 @@ impl SledStore {
             received_at: now,
         };
         let actor = event.actor.as_deref().unwrap_or(PUBLISHER);
-        // Ids made outside the closure (sled may run it more than once).
+        // Ids made outside the closure (sled may run it more than once). One dispatch per
+        // subscription, even if the caller listed one twice.
+        let mut seen = std::collections::HashSet::with_capacity(subscription_ids.len());
         let planned: Vec<Dispatch> = subscription_ids
             .iter()
+            .filter(|sid| seen.insert(sid.as_str()))
             .map(|sid| new_pending(org, &stored.id, sid, now))
             .collect();
         self.tx_on(PUBLISH_TREES, |tx| {
@@ -595,6 +598,26 @@ mod tests {
         assert_eq!(out.dispatch_ids.len(), 1);
         let d = store.get_dispatch("o", &out.dispatch_ids[0]).await.unwrap();
         assert_eq!(d.dispatch.subscription_id, subs[1]);
+    }
+
+    #[tokio::test]
+    async fn a_subscription_listed_twice_gets_one_dispatch() {
+        let (store, subs) = store_with_subscriptions(2).await;
+        let listed = [subs[0].clone(), subs[1].clone(), subs[1].clone()];
+        let out = store.publish("o", new_event(), &listed).await.unwrap();
+        assert_eq!(out.dispatch_ids.len(), 2);
+        let mut got = Vec::new();
+        for id in &out.dispatch_ids {
+            got.push(
+                store
+                    .get_dispatch("o", id)
+                    .await
+                    .unwrap()
+                    .dispatch
+                    .subscription_id,
+            );
+        }
+        assert_eq!(got, subs);
     }
 
     #[tokio::test]

@@ -118,6 +118,12 @@ fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 struct Heads {
     pending: Option<(IVec, Option<IVec>)>,
     sled: Option<(IVec, IVec)>,
+    /// sled's side has ended in this direction. A sled iterator is not fused: asked again
+    /// after it ended, it returns keys written since, and the applier writes the overlay's
+    /// entries to sled while scans run, so an entry this scan already took from the
+    /// overlay's copy would come back a second time (a publish listed one subscription
+    /// twice and gave it two dispatches).
+    sled_done: bool,
 }
 
 /// Which side's head comes next in the scan's direction.
@@ -157,7 +163,7 @@ impl Scan {
                     self.pending.next_back()
                 };
             }
-            if heads.sled.is_none() {
+            if heads.sled.is_none() && !heads.sled_done {
                 let next = if forward {
                     self.sled.next()
                 } else {
@@ -166,7 +172,7 @@ impl Scan {
                 match next {
                     Some(Ok(entry)) => heads.sled = Some(entry),
                     Some(Err(e)) => return Some(Err(e)),
-                    None => {}
+                    None => heads.sled_done = true,
                 }
             }
             let next = match (&heads.pending, &heads.sled) {
@@ -292,6 +298,37 @@ mod tests {
         overlay.commit(2, [(0, b"a\xff2".to_vec(), Some(IVec::from(&b"2"[..])))]);
         let view = View::new(&db, 0, Some(&overlay));
         assert_eq!(view.scan_prefix(b"a\xff").count(), 2);
+    }
+
+    /// What the applier does while a scan runs: it writes an entry the scan already took
+    /// from the overlay into sled, after sled's side of the scan ended.
+    #[test]
+    fn an_entry_applied_to_sled_after_its_side_ended_is_not_returned_twice() {
+        for forward in [true, false] {
+            let (db, overlay) = world(&[("b", "1")], &[("a", Some("2")), ("c", Some("2"))]);
+            let view = View::new(&db, 0, Some(&overlay));
+            let mut scan = view.iter();
+            let mut step = |scan: &mut Scan| {
+                let entry = if forward {
+                    scan.next()
+                } else {
+                    scan.next_back()
+                };
+                entry.map(|e| String::from_utf8_lossy(&e.unwrap().0).into_owned())
+            };
+            let (first, second, last) = if forward {
+                ("a", "b", "c")
+            } else {
+                ("c", "b", "a")
+            };
+            assert_eq!(step(&mut scan).as_deref(), Some(first));
+            assert_eq!(step(&mut scan).as_deref(), Some(second));
+            // sled's side is now ended; the applier then writes both pending entries.
+            assert_eq!(step(&mut scan).as_deref(), Some(last));
+            db.insert("a", "2").unwrap();
+            db.insert("c", "2").unwrap();
+            assert_eq!(step(&mut scan), None, "forward: {forward}");
+        }
     }
 
     #[test]
