@@ -10,6 +10,9 @@
 //! - paced: 1,000 events/s for ~5 s from 16 publishers, workers delivering meanwhile:
 //!   publish ack p50/p99 (the target is p99 < 5 ms).
 //!
+//! `RUNBOX_BENCH_PHASES=paced` (or `throughput`) runs only those phases, for repeated
+//! comparisons of one figure.
+//!
 //! Delivery is counted through the per-subscription stats (hourly counters), so polling
 //! does not scan dispatches. Every wait is bounded; a bound that is hit is reported.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -197,13 +200,19 @@ async fn paced(workers: usize) {
 }
 
 async fn bench() {
-    for workers in [2, 4] {
-        settle().await;
-        throughput(workers).await;
+    let phases = std::env::var("RUNBOX_BENCH_PHASES").unwrap_or_default();
+    let runs = |phase: &str| phases.is_empty() || phases.split(',').any(|p| p.trim() == phase);
+    if runs("throughput") {
+        for workers in [2, 4] {
+            settle().await;
+            throughput(workers).await;
+        }
     }
-    for workers in [2, 4] {
-        settle().await;
-        paced(workers).await;
+    if runs("paced") {
+        for workers in [2, 4] {
+            settle().await;
+            paced(workers).await;
+        }
     }
 }
 

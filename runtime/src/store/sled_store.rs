@@ -17,7 +17,7 @@ use sled::transaction::ConflictableTransactionError;
 
 use super::applier::Applier;
 use super::claim_book::ClaimBook;
-use super::group_commit::GroupCommit;
+use super::group_commit::{self, GroupCommit};
 use super::journal::Journal;
 use super::overlay::Overlay;
 use super::sled_end::{End, EndQueue};
@@ -248,7 +248,10 @@ impl SledStore {
         let (journal, next_lsn) = Journal::open(dir.as_ref(), &db, &trees, t::JOURNAL_META)?;
         let journal = Arc::new(journal);
         let syncer = Arc::clone(&journal);
-        let commit = GroupCommit::start(Box::new(move || syncer.sync()))?;
+        let commit = GroupCommit::start(
+            Arc::new(move |lane| syncer.sync(lane)),
+            group_commit::JOURNAL_LANES,
+        )?;
         let overlay = Arc::new(Overlay::new(trees.len()));
         let applier = Applier::start(
             Arc::clone(&overlay),
@@ -270,9 +273,11 @@ impl SledStore {
     pub fn from_db(db: sled::Db) -> StoreResult<Self> {
         let trees = open_trees(&db)?;
         let flushed = db.clone();
-        let commit = GroupCommit::start(Box::new(move || {
-            flushed.flush().map(|_| ()).map_err(|e| e.to_string())
-        }))?;
+        // sled serializes its flushes: one lane.
+        let commit = GroupCommit::start(
+            Arc::new(move |_| flushed.flush().map(|_| ()).map_err(|e| e.to_string())),
+            1,
+        )?;
         Ok(Self::assemble(db, trees, commit, None, 1))
     }
 

@@ -308,7 +308,7 @@ mod tests {
             let (db, overlay) = world(&[("b", "1")], &[("a", Some("2")), ("c", Some("2"))]);
             let view = View::new(&db, 0, Some(&overlay));
             let mut scan = view.iter();
-            let mut step = |scan: &mut Scan| {
+            let step = |scan: &mut Scan| {
                 let entry = if forward {
                     scan.next()
                 } else {
