@@ -75,10 +75,8 @@ struct State {
     shutdown: bool,
     /// Flushers waiting on `wake` (a new ticket must wake one).
     waiting: usize,
-    /// Flushers that have not exited.
+    /// Flushers that have not exited; at 0, no ticket issued now will be covered.
     running: usize,
-    /// Every flusher has stopped: no ticket issued now will be covered.
-    exited: bool,
 }
 
 #[derive(Debug)]
@@ -224,7 +222,7 @@ impl SyncHandle {
             if let Some(verdict) = shared.flushed.borrow().verdict(ticket) {
                 return verdict;
             }
-            if lock(&shared.state).exited {
+            if lock(&shared.state).running == 0 {
                 return Err(StoreError::Closed);
             }
             std::thread::sleep(SYNC_POLL);
@@ -245,7 +243,6 @@ fn flush_loop(shared: &Shared, lane: usize, make_durable: &LaneSync) {
             if state.issued <= state.claimed {
                 // Shut down with nothing outstanding.
                 state.running -= 1;
-                state.exited = state.running == 0;
                 return;
             }
             state.claimed = state.issued;
@@ -388,7 +385,7 @@ mod tests {
         let outstanding = commit.ticket();
         commit.shutdown();
         assert!(commit.shared.flushed.borrow().durable >= outstanding);
-        assert!(lock(&commit.shared.state).exited);
+        assert_eq!(lock(&commit.shared.state).running, 0);
         assert!(matches!(handle.durable(), Err(StoreError::Closed)));
         assert!(lock(&commit.threads).is_empty());
     }
