@@ -5,6 +5,7 @@
 
 mod routing_common;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use routing_common::*;
@@ -358,6 +359,79 @@ async fn failing_runbook_ends_failed_with_its_code() {
         Some("guest_error".into())
     );
     rt.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A panic in the host during a run (here the gateway's agent) fails that dispatch with
+/// code `internal`; the other dispatches of its batch end normally and the worker goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_agent_fails_its_dispatch_and_spares_the_rest_of_the_batch() {
+    let world = World::new();
+    world.agent.panics.store(true, Ordering::SeqCst);
+    let rt = world.ready(1).await;
+    for (name, file) in [("revoke", REVOKE), ("fails", GUEST_ERROR)] {
+        rt.create_subscription(ORG, world.subscription(name, file), "admin")
+            .await
+            .unwrap();
+    }
+    let r = rt
+        .publish(ORG, EVENT, sample_payload(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.dispatch_ids.len(), 2);
+    let mut codes = Vec::new();
+    for id in &r.dispatch_ids {
+        let d = wait_for(&rt, id, DispatchStatus::Failed).await;
+        let err = d.dispatch.last_error.unwrap();
+        if err.code == "internal" {
+            assert!(err.message.contains("panic"), "{err:?}");
+            assert!(
+                !err.message.contains("index out of range"),
+                "the panic's own words stay in the log: {err:?}"
+            );
+        }
+        codes.push(err.code);
+    }
+    codes.sort();
+    assert_eq!(codes, ["guest_error", "internal"]);
+    assert_eq!(
+        world.agent.calls().len(),
+        1,
+        "the revoke runbook reached the agent"
+    );
+
+    // The worker survived: with the agent fixed, the next event is delivered.
+    world.agent.panics.store(false, Ordering::SeqCst);
+    let r = rt
+        .publish(ORG, EVENT, sample_payload(), None)
+        .await
+        .unwrap();
+    let mut delivered = 0;
+    for id in &r.dispatch_ids {
+        if wait_until_ended(&rt, id).await == DispatchStatus::Delivered {
+            delivered += 1;
+        }
+    }
+    assert_eq!(
+        delivered, 1,
+        "the revoke dispatch is delivered once the agent is fixed"
+    );
+    rt.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Waits until the dispatch is `delivered` or `failed` and returns which.
+async fn wait_until_ended(rt: &runbox::Runtime, id: &str) -> DispatchStatus {
+    let start = std::time::Instant::now();
+    loop {
+        let status = rt.get_dispatch(ORG, id).await.unwrap().dispatch.status;
+        if matches!(status, DispatchStatus::Delivered | DispatchStatus::Failed) {
+            return status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{id} never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

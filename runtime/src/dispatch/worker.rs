@@ -4,9 +4,11 @@
 //! whatever fails on the way (subscription, connection, runbook, params, agent, guest):
 //! a failure is a `failed` dispatch with its reason, never a lost one.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::FutureExt as _;
 use runbox_host_api::{Agent, ErrorCode, Invocation, RunOutcome, RunRequest, Trigger, cap_text};
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -92,8 +94,8 @@ async fn run_batch(d: Arc<Dispatcher>, batch: Vec<Dispatch>) {
     .await;
 }
 
-/// Logs a batch task that did not end normally (a panic: its dispatches stay `processing`
-/// until recovery).
+/// Logs a batch task that did not end normally (a panic outside a run, e.g. while
+/// recording its end: the batch's unrecorded dispatches stay `processing` until recovery).
 fn joined(n: usize, ended: Option<Result<(), tokio::task::JoinError>>) {
     if let Some(Err(e)) = ended {
         tracing::error!(worker = n, error = %e, "a dispatch batch ended abnormally");
@@ -111,7 +113,16 @@ async fn process(d: &Dispatcher, cache: &BatchCache, dispatch: Dispatch) {
     );
     async {
         let started = Instant::now();
-        let (subscription, result) = execute(d, cache, &dispatch).await;
+        // A panic in the host (the gateway's agent, or a runbox bug) ends this dispatch as
+        // `failed`; unwound, it would take the whole batch's task with it and leave every
+        // dispatch of the batch `processing` until the next start.
+        let (subscription, result) = match AssertUnwindSafe(execute(d, cache, &dispatch))
+            .catch_unwind()
+            .await
+        {
+            Ok(executed) => executed,
+            Err(panic) => (None, Err(host_panicked(panic.as_ref()))),
+        };
         let outcome = match result {
             Ok(o) => o,
             Err(error) => Ended::failed_before_run(error, started),
@@ -120,6 +131,26 @@ async fn process(d: &Dispatcher, cache: &BatchCache, dispatch: Dispatch) {
     }
     .instrument(span)
     .await;
+}
+
+/// The error of a dispatch whose run panicked in the host. The panic's message goes to
+/// the log only: it is whatever the panicking code wrote, and dispatch errors are API
+/// answers.
+fn host_panicked(panic: &(dyn std::any::Any + Send)) -> DispatchError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(
+        panic = message,
+        "a dispatch's run panicked in the host; it fails with code internal"
+    );
+    DispatchError::new(
+        ErrorCode::Internal.as_str(),
+        "the run stopped on a fault of the host (a panic, logged by the runtime)",
+        false,
+    )
 }
 
 /// What a dispatch ended with, before it is stored.

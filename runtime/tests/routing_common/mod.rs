@@ -46,10 +46,12 @@ pub struct Exec {
     pub dispatch_id: String,
 }
 
-/// A gateway agent that records every exec and answers exit 0.
+/// A gateway agent that records every exec and answers exit 0 (or panics, while
+/// `panics` is set: a gateway's agent with a bug).
 #[derive(Debug, Default)]
 pub struct RecordingAgent {
     pub calls: Mutex<Vec<Exec>>,
+    pub panics: std::sync::atomic::AtomicBool,
 }
 
 impl RecordingAgent {
@@ -71,6 +73,9 @@ impl Agent for RecordingAgent {
             input: input.to_string(),
             dispatch_id: dispatch_id.to_string(),
         });
+        if self.panics.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("agent bug: index out of range");
+        }
         Ok(ExecOutput {
             exit_code: 0,
             output: "ok from agent\n".into(),
