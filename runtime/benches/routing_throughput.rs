@@ -7,11 +7,16 @@
 //! - throughput: N events from a few concurrent publishers with W workers running (W = 2
 //!   and 4); time until every dispatch is `delivered` (dispatches/s delivered) and until
 //!   every publish was acknowledged (events/s acknowledged);
-//! - paced: 1,000 events/s for ~5 s from 16 publishers, workers delivering meanwhile:
-//!   publish ack p50/p99 (the target is p99 < 5 ms).
+//! - paced: 5,000 events arriving at 1,000 events/s, workers delivering meanwhile: publish
+//!   ack p50/p99 (the target is p99 < 5 ms). Arrivals are a Poisson process (independent
+//!   events, exponential gaps from a fixed seed) and the load is open: each event is
+//!   published by its own task when it arrives, whether or not earlier ones were
+//!   acknowledged, so a slow acknowledgement cannot hold back the events after it;
+//! - bursts: the same rate as 16 events at once every 16 ms (16 publishers in lock step),
+//!   a harsher shape than independent events, reported beside it.
 //!
-//! `RUNBOX_BENCH_PHASES=paced` (or `throughput`) runs only those phases, for repeated
-//! comparisons of one figure.
+//! `RUNBOX_BENCH_PHASES=paced,bursts` (or `throughput`) runs only those phases, for
+//! repeated comparisons of one figure.
 //!
 //! Delivery is counted through the per-subscription stats (hourly counters), so polling
 //! does not scan dispatches. Every wait is bounded; a bound that is hit is reported.
@@ -35,7 +40,11 @@ const THROUGHPUT_EVENTS: usize = 2_000;
 const THROUGHPUT_PUBLISHERS: usize = 8;
 const PACED_EVENTS: usize = 5_000;
 const PACED_RATE: u64 = 1_000;
-const PACED_PUBLISHERS: usize = 16;
+const BURST_PUBLISHERS: usize = 16;
+/// Syncs of the disk probe run before each paced phase (about half a second).
+const DISK_PROBES: usize = 1_000;
+/// Seed of the paced phase's arrival times, so every run offers the same schedule.
+const ARRIVALS_SEED: u64 = 0x5eed_1000;
 /// Longest wait for a throughput batch to be delivered.
 const DELIVERY_BOUND: Duration = Duration::from_secs(30);
 /// Longest wait for the paced run's backlog to drain (reported, not required).
@@ -65,8 +74,66 @@ fn claim_batch() -> usize {
         .unwrap_or(WorkerSettings::default().claim_batch)
 }
 
+/// Publishes one event numbered `n` and returns its ack latency.
+async fn publish_one(rt: &Runtime, n: usize) -> Duration {
+    let producer_id = format!("ses_{n:08}:{EVENT}");
+    let sent = Instant::now();
+    let receipt = rt
+        .publish(ORG, EVENT, payload(n), Some(&producer_id))
+        .await
+        .unwrap();
+    let latency = sent.elapsed();
+    assert_eq!(receipt.dispatch_ids.len(), SUBSCRIPTIONS);
+    latency
+}
+
+/// `events` publishes arriving as a Poisson process at `rate` per second, each from its own
+/// task (open load); returns every ack latency and the wall time.
+async fn publish_poisson(rt: &Arc<Runtime>, events: usize, rate: u64) -> (Vec<Duration>, Duration) {
+    let mut gaps = ExponentialGaps::new(ARRIVALS_SEED, rate as f64);
+    let started = Instant::now();
+    let mut arrival = started;
+    let mut handles = Vec::with_capacity(events);
+    for n in 0..events {
+        arrival += gaps.next();
+        tokio::time::sleep_until(arrival.into()).await;
+        let rt = Arc::clone(rt);
+        handles.push(tokio::spawn(async move { publish_one(&rt, n).await }));
+    }
+    let mut all = Vec::with_capacity(events);
+    for h in handles {
+        all.push(h.await.unwrap());
+    }
+    (all, started.elapsed())
+}
+
+/// Exponentially distributed gaps (the arrival times of a Poisson process) from splitmix64,
+/// so a run needs no RNG crate and every run offers the same schedule.
+struct ExponentialGaps {
+    state: u64,
+    rate: f64,
+}
+
+impl ExponentialGaps {
+    fn new(seed: u64, rate: f64) -> Self {
+        ExponentialGaps { state: seed, rate }
+    }
+
+    fn next(&mut self) -> Duration {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // Uniform in (0, 1]: the top 53 bits, shifted off zero.
+        let uniform = ((z >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        Duration::from_secs_f64(-uniform.ln() / self.rate)
+    }
+}
+
 /// `events` publishes from `publishers` tasks (each paced to `rate / publishers` per second
-/// when `rate` is set), numbered from `first`; returns every ack latency and the wall time.
+/// when `rate` is set, all in lock step: `publishers` events at once), numbered from
+/// `first`; returns every ack latency and the wall time.
 async fn publish_all(
     rt: &Arc<Runtime>,
     first: usize,
@@ -87,15 +154,7 @@ async fn publish_all(
                 if let Some(interval) = interval {
                     tokio::time::sleep_until((t0 + interval * i as u32).into()).await;
                 }
-                let n = first + task * per_task + i;
-                let producer_id = format!("ses_{n:08}:{EVENT}");
-                let sent = Instant::now();
-                let receipt = rt
-                    .publish(ORG, EVENT, payload(n), Some(&producer_id))
-                    .await
-                    .unwrap();
-                latencies.push(sent.elapsed());
-                assert_eq!(receipt.dispatch_ids.len(), SUBSCRIPTIONS);
+                latencies.push(publish_one(&rt, first + task * per_task + i).await);
             }
             latencies
         }));
@@ -162,7 +221,14 @@ async fn throughput(workers: usize) {
     rt.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn paced(workers: usize) {
+/// How a paced phase offers its events.
+#[derive(Clone, Copy)]
+enum Arrivals {
+    Poisson,
+    Bursts,
+}
+
+async fn paced(workers: usize, arrivals: Arrivals) {
     let world = World::new();
     let settings = WorkerSettings {
         workers,
@@ -171,12 +237,25 @@ async fn paced(workers: usize) {
     };
     let (rt, subs) = world.runtime(settings, SUBSCRIPTIONS).await;
     let rt = Arc::new(rt);
+    let shape = match arrivals {
+        Arrivals::Poisson => "Poisson arrivals, one task per event".to_string(),
+        Arrivals::Bursts => format!("bursts of {BURST_PUBLISHERS} at once"),
+    };
     println!(
-        "paced {PACED_RATE} events/s ({} dispatches/s), {PACED_EVENTS} events, {PACED_PUBLISHERS} publishers, {workers} workers:",
+        "paced {PACED_RATE} events/s ({} dispatches/s), {PACED_EVENTS} events, {shape}, {workers} workers:",
         PACED_RATE as usize * SUBSCRIPTIONS
     );
     let base = warm_up(&rt, &subs).await;
-    let (lat, wall) = publish_all(&rt, 0, PACED_PUBLISHERS, PACED_EVENTS, Some(PACED_RATE)).await;
+    let (disk_p50, disk_p99) = world.disk_sync_latency(DISK_PROBES);
+    println!(
+        "  disk before the phase: {DISK_PROBES} fdatasyncs of 2 KiB overwrites, p50 {disk_p50:.3} ms, p99 {disk_p99:.3} ms"
+    );
+    let (lat, wall) = match arrivals {
+        Arrivals::Poisson => publish_poisson(&rt, PACED_EVENTS, PACED_RATE).await,
+        Arrivals::Bursts => {
+            publish_all(&rt, 0, BURST_PUBLISHERS, PACED_EVENTS, Some(PACED_RATE)).await
+        }
+    };
     let (at_end, _) = finished(&rt, &subs).await;
     let n = lat.len();
     let (p50, p99, max) = percentiles(lat);
@@ -208,10 +287,12 @@ async fn bench() {
             throughput(workers).await;
         }
     }
-    if runs("paced") {
-        for workers in [2, 4] {
-            settle().await;
-            paced(workers).await;
+    for (phase, arrivals) in [("paced", Arrivals::Poisson), ("bursts", Arrivals::Bursts)] {
+        if runs(phase) {
+            for workers in [2, 4] {
+                settle().await;
+                paced(workers, arrivals).await;
+            }
         }
     }
 }
