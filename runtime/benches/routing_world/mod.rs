@@ -58,13 +58,11 @@ impl World {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(true)
-            .read(true)
             .write(true)
             .open(&path)
             .unwrap();
         let record = [0x5au8; 2048];
-        let size = (record.len() * n) as u64;
-        file.write_all_at(&vec![0u8; size as usize], 0).unwrap();
+        file.write_all_at(&vec![0u8; record.len() * n], 0).unwrap();
         file.sync_all().unwrap();
         let mut latencies = Vec::with_capacity(n);
         for i in 0..n {
