@@ -52,6 +52,8 @@ struct Flushed {
     /// The highest target of a failed flush: tickets <= the value (and > `durable`) are
     /// not known durable.
     failed: Option<(u64, String)>,
+    /// The flushers have exited: a ticket no sync covered never will be.
+    closed: bool,
 }
 
 impl Flushed {
@@ -62,6 +64,7 @@ impl Flushed {
         }
         match &self.failed {
             Some((g, reason)) if *g >= ticket => Some(Err(StoreError::NotDurable(reason.clone()))),
+            _ if self.closed => Some(Err(StoreError::Closed)),
             _ => None,
         }
     }
@@ -180,6 +183,9 @@ impl GroupCommit {
             // A panicked flusher has nothing left to flush; its waiters see `Closed`.
             let _ = thread.join();
         }
+        // Each flusher synced what was outstanding before it exited; a write committed
+        // since then is told so rather than left waiting for a sync that will not come.
+        self.shared.flushed.send_modify(|f| f.closed = true);
     }
 }
 
@@ -388,5 +394,22 @@ mod tests {
         assert_eq!(lock(&commit.shared.state).running, 0);
         assert!(matches!(handle.durable(), Err(StoreError::Closed)));
         assert!(lock(&commit.threads).is_empty());
+    }
+
+    #[test]
+    fn a_write_after_shutdown_is_told_closed_instead_of_waiting_forever() {
+        let commit = GroupCommit::start(Arc::new(|_| Ok(())), 3).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let before = commit.ticket();
+        commit.shutdown();
+        // Covered by the last sync before the flushers exited.
+        rt.block_on(commit.wait(before)).unwrap();
+        let after = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), commit.durable()).await
+        });
+        assert!(matches!(after, Ok(Err(StoreError::Closed))), "{after:?}");
     }
 }
