@@ -208,3 +208,13 @@ impl RuntimeError {
 
 /// Shorthand used across the crate.
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// The message a caught panic was raised with (`panic!("...")` payloads are `&str` or
+/// `String`). For the log only: it is whatever the panicking code wrote.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}

@@ -27,6 +27,7 @@ pub mod hooks;
 pub mod mapping;
 pub mod metrics;
 pub mod openapi;
+pub mod panic;
 pub mod runbook_configs;
 pub mod runbooks;
 pub mod secret_input;
@@ -114,5 +115,6 @@ pub fn router(state: ApiState) -> Router {
             auth::mark_authorization_sensitive,
         ))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(panic::catch_panic))
         .with_state(state)
 }

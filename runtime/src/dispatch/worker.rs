@@ -137,13 +137,8 @@ async fn process(d: &Dispatcher, cache: &BatchCache, dispatch: Dispatch) {
 /// the log only: it is whatever the panicking code wrote, and dispatch errors are API
 /// answers.
 fn host_panicked(panic: &(dyn std::any::Any + Send)) -> DispatchError {
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)");
     tracing::error!(
-        panic = message,
+        panic = crate::error::panic_message(panic),
         "a dispatch's run panicked in the host; it fails with code internal"
     );
     DispatchError::new(
