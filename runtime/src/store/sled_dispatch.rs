@@ -447,6 +447,45 @@ mod tests {
 
     const LEASE: Duration = Duration::from_secs(60);
 
+    /// A panic while recording ends (a runbox bug) fails those ends, and the ends after it
+    /// are still recorded: the panicking leader steps down.
+    #[tokio::test]
+    async fn ends_after_a_panic_while_recording_ends_are_still_recorded() {
+        let (store, subs) = store_with_subscriptions(2).await;
+        store.publish("o", new_event(), &subs).await.unwrap();
+        let claimed = store.claim_due(later(), 10, LEASE, &all).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        let store = std::sync::Arc::new(store);
+
+        store
+            .inner
+            .panic_ends
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let panicking = std::sync::Arc::clone(&store);
+        let first = claimed[0].id.clone();
+        let ended = tokio::spawn(async move { panicking.finish("o", &first, delivered()).await });
+        assert!(ended.await.unwrap_err().is_panic());
+        store
+            .inner
+            .panic_ends
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+
+        let second = tokio::time::timeout(
+            Duration::from_secs(10),
+            store.finish("o", &claimed[1].id, delivered()),
+        )
+        .await
+        .expect("the next end is recorded, not queued behind a dead leader")
+        .unwrap();
+        assert_eq!(second.status, DispatchStatus::Delivered);
+        let first = store.get_dispatch("o", &claimed[0].id).await.unwrap();
+        assert_eq!(
+            first.dispatch.status,
+            DispatchStatus::Processing,
+            "the end that panicked was not recorded; recovery takes it at the next start"
+        );
+    }
+
     /// A fan-out is one due entry; a claim that takes part of it leaves the rest in it; the
     /// claim entry stays until the last run of the batch ended, then goes.
     #[tokio::test]

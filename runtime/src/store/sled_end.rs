@@ -103,6 +103,7 @@ impl SledStore {
     /// The leader's loop: commit queued ends until none is left.
     /// (Sync: the transaction is sync, and so the leader can run it from a `Drop`.)
     fn commit_ends(&self) {
+        let _step_down = StepDown(&self.inner.ends);
         loop {
             let batch = {
                 let mut state = self.inner.ends.lock();
@@ -123,6 +124,10 @@ impl SledStore {
     /// One transaction for `batch`; one result per item, in order.
     fn commit_batch(&self, batch: &[Queued]) -> Vec<StoreResult<Dispatch>> {
         let now = Timestamp::now();
+        #[cfg(test)]
+        if self.panic_recording_ends() {
+            panic!("injected panic while recording run ends");
+        }
         let mut book = self.claim_book();
         let committed = self.tx_on(END_TREES, |tx| {
             let mut results = Vec::with_capacity(batch.len());
@@ -172,6 +177,20 @@ impl SledStore {
 }
 
 /// Leadership of the end queue: commits the queue when dropped.
+/// Clears the leader flag if the leader's commit unwinds (a panic: a runbox bug). Without
+/// it every later end would find a leader and only queue, and no run end would ever be
+/// recorded again. The ends of the batch being committed get `Closed` (their reply senders
+/// are dropped); ends queued meanwhile go with the next leader's.
+struct StepDown<'a>(&'a EndQueue);
+
+impl Drop for StepDown<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().leading = false;
+        }
+    }
+}
+
 struct Leader<'a>(&'a SledStore);
 
 impl Drop for Leader<'_> {

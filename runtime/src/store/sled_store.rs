@@ -153,6 +153,9 @@ pub(crate) struct Inner {
     /// Test-only fault injection: publish aborts after writing its first dispatch.
     #[cfg(test)]
     pub(crate) fail_publish: std::sync::atomic::AtomicBool,
+    /// Test-only fault injection: recording run ends panics.
+    #[cfg(test)]
+    pub(crate) panic_ends: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -300,6 +303,8 @@ impl SledStore {
                 db,
                 #[cfg(test)]
                 fail_publish: std::sync::atomic::AtomicBool::new(false),
+                #[cfg(test)]
+                panic_ends: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -390,6 +395,13 @@ impl SledStore {
             None => Ok(None),
             Some(bytes) => decode(&bytes, what).map(Some),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn panic_recording_ends(&self) -> bool {
+        self.inner
+            .panic_ends
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     #[cfg(test)]
