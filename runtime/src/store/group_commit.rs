@@ -183,9 +183,6 @@ impl GroupCommit {
             // A panicked flusher has nothing left to flush; its waiters see `Closed`.
             let _ = thread.join();
         }
-        // Each flusher synced what was outstanding before it exited; a write committed
-        // since then is told so rather than left waiting for a sync that will not come.
-        self.shared.flushed.send_modify(|f| f.closed = true);
     }
 }
 
@@ -228,9 +225,6 @@ impl SyncHandle {
             if let Some(verdict) = shared.flushed.borrow().verdict(ticket) {
                 return verdict;
             }
-            if lock(&shared.state).running == 0 {
-                return Err(StoreError::Closed);
-            }
             std::thread::sleep(SYNC_POLL);
         }
     }
@@ -249,6 +243,12 @@ fn flush_loop(shared: &Shared, lane: usize, make_durable: &LaneSync) {
             if state.issued <= state.claimed {
                 // Shut down with nothing outstanding.
                 state.running -= 1;
+                if state.running == 0 {
+                    // Each flusher synced what was outstanding before it exited; a write
+                    // committed since is told so rather than left waiting for a sync that
+                    // will not come. (Under the state lock: no ticket slips in between.)
+                    shared.flushed.send_modify(|f| f.closed = true);
+                }
                 return;
             }
             state.claimed = state.issued;

@@ -176,7 +176,6 @@ impl SledStore {
     }
 }
 
-/// Leadership of the end queue: commits the queue when dropped.
 /// Clears the leader flag if the leader's commit unwinds (a panic: a runbox bug). Without
 /// it every later end would find a leader and only queue, and no run end would ever be
 /// recorded again. The ends of the batch being committed get `Closed` (their reply senders
@@ -191,6 +190,7 @@ impl Drop for StepDown<'_> {
     }
 }
 
+/// Leadership of the end queue: commits the queue when dropped.
 struct Leader<'a>(&'a SledStore);
 
 impl Drop for Leader<'_> {
