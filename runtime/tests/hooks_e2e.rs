@@ -13,7 +13,7 @@ use hooks_common::*;
 use runbox::HookRun;
 use runbox::hooks::result::HOOK_OUTPUT_BYTES;
 use runbox::hooks::{OrgHookSettings, hook_id};
-use runbox::host::{HookKind, Limits};
+use runbox::host::{ConfigSource, ConfigSourceError, HookKind, Limits};
 
 /// hoop's open payload for [`session`] on `pg-prod`, `HOST` shown as `host_value`.
 fn expected_open(sid: &str, host_value: &str) -> String {
@@ -420,4 +420,59 @@ async fn shutdown_waits_for_a_running_hook_to_be_recorded() {
         "recorded before shutdown returned: {runs:#?}"
     );
     assert_eq!(runs[0].error.as_ref().unwrap().code, "deadline_exceeded");
+}
+
+/// An embedder's config source with a bug: it panics when asked for a key.
+struct PanickingConfig;
+
+impl ConfigSource for PanickingConfig {
+    fn get(&self, _key: &str) -> Result<Option<String>, ConfigSourceError> {
+        panic!("config backend: index out of range");
+    }
+}
+
+/// A panic in the host during a hook run (here the embedder's config source, called when
+/// the siem-forward hook reads `siem_url`) ends that run as failed with code `internal`,
+/// recorded like any other, the panic's own words kept to the log; the next session's hook
+/// runs too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_run_that_panics_in_the_host_is_recorded_as_failed_internal() {
+    let (world, _) = HookWorld::siem();
+    let rt = world
+        .runtime(
+            PanickingConfig,
+            loopback_egress(9),
+            Limits::default(),
+            Duration::from_secs(15),
+        )
+        .await;
+    let run = rt
+        .session_opened(ORG, session(SID))
+        .wait()
+        .await
+        .expect("the open hook's run is reported");
+    let error = run.error.clone().expect("the run failed");
+    assert_eq!(error.code, "internal", "{run:#?}");
+    assert!(error.message.contains("panic"), "{error:?}");
+    assert!(
+        !error.message.contains("index out of range"),
+        "the panic's own words stay in the log: {error:?}"
+    );
+    assert_eq!(run.hook, "session-open");
+    let recorded = rt.hook_runs(ORG, SID).unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    assert_eq!(
+        recorded[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("internal")
+    );
+
+    // The runtime goes on: the close hook of the session runs and is recorded as well.
+    let close = rt
+        .session_closed(ORG, SID, Some(0), None)
+        .wait()
+        .await
+        .expect("the close hook's run is reported");
+    assert_eq!(close.error.map(|e| e.code), Some("internal".to_owned()));
+    assert_eq!(rt.hook_runs(ORG, SID).unwrap().len(), 2);
+    rt.shutdown(Duration::from_secs(5)).await;
 }

@@ -3,13 +3,18 @@
 //! payload, run it under the sandbox limits within the wall bound, record the result.
 //!
 //! Nothing here can fail the session: every path ends in a recorded [`HookRun`] (or, when
-//! hooks are off for the org or the commit has no such hook, in nothing at all), and the
-//! whole of it is spawned off the caller's task.
+//! hooks are off for the org or the commit has no such hook, in nothing at all), a panic
+//! in the host included, and the whole of it is spawned off the caller's task.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runbox_host_api::{ConnectionInfo, HookKind, Invocation, Limits, RunRequest, Trigger};
+use futures::FutureExt as _;
+
+use runbox_host_api::{
+    ConnectionInfo, ErrorCode, HookKind, Invocation, Limits, RunRequest, Trigger,
+};
 use tracing::Instrument;
 
 use super::journal::{HookJournal, OpenSession};
@@ -104,10 +109,25 @@ impl HookRunner {
         let started = Instant::now();
         async {
             let outer = self.settings.bound + OUTER_GRACE;
-            let work = self.fire_inner(org, fired, fired_at.clone());
+            // A panic in the host (an embedder's config source or clock, or a runbox bug)
+            // ends this run as failed and recorded; unwound, it would end the spawned task
+            // and the run would go unrecorded.
+            let work = AssertUnwindSafe(self.fire_inner(org, fired, fired_at.clone())).catch_unwind();
             let run = match tokio::time::timeout(outer, work).await
             {
-                Ok(run) => run?,
+                Ok(Ok(run)) => run?,
+                Ok(Err(panic)) => {
+                    tracing::error!(
+                        panic = crate::error::panic_message(panic.as_ref()),
+                        "a hook run panicked in the host; it fails with code internal"
+                    );
+                    HookRun::failed(
+                        Self::started_ctx(&sid, kind, fired_at),
+                        ErrorCode::Internal.as_str(),
+                        "the hook run stopped on a fault of the host (a panic, logged by the runtime)".to_owned(),
+                        started.elapsed().as_secs_f64(),
+                    )
+                }
                 // Only the parts outside the sandbox (a first fetch, a wait for a slot)
                 // can get here; the sandbox stops the guest at the same bound itself.
                 Err(_) => HookRun::failed(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runbox::dispatch::WorkerSettings;
-use runbox::host::{EgressPolicy, Limits, StaticConfig};
+use runbox::host::{ConfigSource, EgressPolicy, Limits, StaticConfig};
 use runbox::model::{AccessMode, ConnectionSpec, ConnectionType, Secrets};
 use runbox::repo::ManualClock;
 use runbox::{EngineSettings, HookSettings, RepoConfig, Runtime, SessionInfo};
@@ -75,7 +75,7 @@ impl HookWorld {
     /// (secret `HOST=db.internal`), `config` and `egress` as the org's.
     pub async fn runtime(
         &self,
-        config: StaticConfig,
+        config: impl ConfigSource,
         egress: EgressPolicy,
         limits: Limits,
         bound: Duration,
