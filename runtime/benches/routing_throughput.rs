@@ -15,6 +15,10 @@
 //! - bursts: the same rate as 16 events at once every 16 ms (16 publishers in lock step),
 //!   a harsher shape than independent events, reported beside it.
 //!
+//! Before and after each paced or bursts phase, the disk alone is measured at the phase's
+//! rate (`World::disk_sync_floor`): the floor under its acknowledgements, since each waits
+//! for at least one such sync.
+//!
 //! `RUNBOX_BENCH_PHASES=paced,bursts` (or `throughput`) runs only those phases, for
 //! repeated comparisons of one figure.
 //!
@@ -41,8 +45,9 @@ const THROUGHPUT_PUBLISHERS: usize = 8;
 const PACED_EVENTS: usize = 5_000;
 const PACED_RATE: u64 = 1_000;
 const BURST_PUBLISHERS: usize = 16;
-/// Syncs of the disk probe run before each paced phase (about half a second).
-const DISK_PROBES: usize = 1_000;
+/// Syncs of the disk probe run before and after each paced phase, at the phase's rate
+/// (2.5 s each, so together as long as the phase: see `World::disk_sync_floor`).
+const DISK_PROBES: usize = 2_500;
 /// Seed of the paced phase's arrival times, so every run offers the same schedule.
 const ARRIVALS_SEED: u64 = 0x5eed_1000;
 /// Longest wait for a throughput batch to be delivered.
@@ -246,10 +251,7 @@ async fn paced(workers: usize, arrivals: Arrivals) {
         PACED_RATE as usize * SUBSCRIPTIONS
     );
     let base = warm_up(&rt, &subs).await;
-    let (disk_p50, disk_p99) = world.disk_sync_latency(DISK_PROBES);
-    println!(
-        "  disk before the phase: {DISK_PROBES} fdatasyncs of 2 KiB overwrites, p50 {disk_p50:.3} ms, p99 {disk_p99:.3} ms"
-    );
+    disk_floor(&world, "before");
     let (lat, wall) = match arrivals {
         Arrivals::Poisson => publish_poisson(&rt, PACED_EVENTS, PACED_RATE).await,
         Arrivals::Bursts => {
@@ -276,6 +278,16 @@ async fn paced(workers: usize, arrivals: Arrivals) {
         if d + f >= target { "" } else { ", BOUND HIT" },
     );
     rt.shutdown(Duration::from_secs(5)).await;
+    disk_floor(&world, "after");
+}
+
+/// Prints the disk's own sync latency at the paced rate (`World::disk_sync_floor`): the
+/// floor under the phase's acknowledgements, measured alone just before or after it.
+fn disk_floor(world: &World, when: &str) {
+    let (p50, p99, max) = world.disk_sync_floor(DISK_PROBES, PACED_RATE);
+    println!(
+        "  disk alone {when} the phase, {DISK_PROBES} syncs at {PACED_RATE}/s one at a time (2 KiB overwrite + fdatasync): p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.1} ms"
+    );
 }
 
 async fn bench() {

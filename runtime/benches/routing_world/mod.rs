@@ -48,11 +48,15 @@ impl World {
         World { tmp }
     }
 
-    /// The disk's sync latency now, next to where the store will live: `n` overwrites of 2
-    /// KiB in a preallocated file, each followed by `fdatasync` (what a journal sync does).
-    /// Printed beside a phase's figures, it tells a slow disk (a VM's host busy) from a slow
-    /// store. Returns p50 and p99 in ms.
-    pub fn disk_sync_latency(&self, n: usize) -> (f64, f64) {
+    /// The disk's own floor under an acknowledgement, measured next to where the store
+    /// lives: `n` overwrites of 2 KiB in a preallocated file, each followed by `fdatasync`
+    /// (what a journal sync does), one at a time, started every `1/rate` s. A publish at
+    /// that rate waits for at least one such sync, so when this probe's p99 is above a
+    /// target, no store could meet it on this disk at that moment. Paced, not back to back:
+    /// a VM's host stalls its flushes now and then (10-40 ms here), and a probe as long as
+    /// a phase at the phase's rate meets those stalls as often as the phase does.
+    /// Returns p50, p99 and max in ms.
+    pub fn disk_sync_floor(&self, n: usize, rate: u64) -> (f64, f64, f64) {
         use std::os::unix::fs::FileExt as _;
         let path = self.tmp.path().join("disk-probe");
         let file = std::fs::OpenOptions::new()
@@ -64,18 +68,24 @@ impl World {
         let record = [0x5au8; 2048];
         file.write_all_at(&vec![0u8; record.len() * n], 0).unwrap();
         file.sync_all().unwrap();
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let started = Instant::now();
         let mut latencies = Vec::with_capacity(n);
         for i in 0..n {
+            if let Some(wait) =
+                (started + interval * i as u32).checked_duration_since(Instant::now())
+            {
+                std::thread::sleep(wait);
+            }
+            let began = Instant::now();
             file.write_all_at(&record, (i * record.len()) as u64)
                 .unwrap();
-            let started = Instant::now();
             file.sync_data().unwrap();
-            latencies.push(started.elapsed());
+            latencies.push(began.elapsed());
         }
         drop(file);
         std::fs::remove_file(&path).unwrap();
-        let (p50, p99, _) = percentiles(latencies);
-        (p50, p99)
+        percentiles(latencies)
     }
 
     pub fn repo_url(&self) -> String {
