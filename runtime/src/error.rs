@@ -218,3 +218,14 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)")
 }
+
+/// Logs a run (a dispatch's or a hook's) that panicked in the host and returns the message
+/// it fails with, under code `internal`: the same for every run, since the panic's own
+/// words go to the log only.
+pub(crate) fn host_panicked_run(run: &str, payload: &(dyn std::any::Any + Send)) -> &'static str {
+    tracing::error!(
+        panic = panic_message(payload),
+        "a {run} panicked in the host; it fails with code internal"
+    );
+    "the run stopped on a fault of the host (a panic, logged by the runtime)"
+}

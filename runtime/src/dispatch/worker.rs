@@ -133,19 +133,11 @@ async fn process(d: &Dispatcher, cache: &BatchCache, dispatch: Dispatch) {
     .await;
 }
 
-/// The error of a dispatch whose run panicked in the host. The panic's message goes to
-/// the log only: it is whatever the panicking code wrote, and dispatch errors are API
-/// answers.
+/// The error of a dispatch whose run panicked in the host (dispatch errors are API
+/// answers, so the panic's message goes to the log only).
 fn host_panicked(panic: &(dyn std::any::Any + Send)) -> DispatchError {
-    tracing::error!(
-        panic = crate::error::panic_message(panic),
-        "a dispatch's run panicked in the host; it fails with code internal"
-    );
-    DispatchError::new(
-        ErrorCode::Internal.as_str(),
-        "the run stopped on a fault of the host (a panic, logged by the runtime)",
-        false,
-    )
+    let message = crate::error::host_panicked_run("dispatch's run", panic);
+    DispatchError::new(ErrorCode::Internal.as_str(), message, false)
 }
 
 /// What a dispatch ended with, before it is stored.

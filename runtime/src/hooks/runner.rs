@@ -112,22 +112,17 @@ impl HookRunner {
             // A panic in the host (an embedder's config source or clock, or a runbox bug)
             // ends this run as failed and recorded; unwound, it would end the spawned task
             // and the run would go unrecorded.
-            let work = AssertUnwindSafe(self.fire_inner(org, fired, fired_at.clone())).catch_unwind();
+            let work =
+                AssertUnwindSafe(self.fire_inner(org, fired, fired_at.clone())).catch_unwind();
             let run = match tokio::time::timeout(outer, work).await
             {
                 Ok(Ok(run)) => run?,
-                Ok(Err(panic)) => {
-                    tracing::error!(
-                        panic = crate::error::panic_message(panic.as_ref()),
-                        "a hook run panicked in the host; it fails with code internal"
-                    );
-                    HookRun::failed(
-                        Self::started_ctx(&sid, kind, fired_at),
-                        ErrorCode::Internal.as_str(),
-                        "the hook run stopped on a fault of the host (a panic, logged by the runtime)".to_owned(),
-                        started.elapsed().as_secs_f64(),
-                    )
-                }
+                Ok(Err(panic)) => HookRun::failed(
+                    Self::started_ctx(&sid, kind, fired_at),
+                    ErrorCode::Internal.as_str(),
+                    crate::error::host_panicked_run("hook run", panic.as_ref()).to_owned(),
+                    started.elapsed().as_secs_f64(),
+                ),
                 // Only the parts outside the sandbox (a first fetch, a wait for a slot)
                 // can get here; the sandbox stops the guest at the same bound itself.
                 Err(_) => HookRun::failed(
